@@ -1,0 +1,19 @@
+from setuptools import find_packages, setup
+
+PACKAGE = "dexmani_training"
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(exclude=["test", "tests"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", ["resource/" + PACKAGE]),
+        ("share/" + PACKAGE, ["package.xml"]),
+    ],
+    install_requires=['gr1_description', 'gr1_sim', 'numpy>=1.24', 'pyyaml>=6', 'imageio>=2.30', 'tqdm>=4.60', 'matplotlib>=3.7'],
+    python_requires=">=3.10",
+    zip_safe=True,
+    description="Offline package: tasks, rewards, RL, task-aware init, autotune, distillation, export and the dexmani CLI.",
+    license="Apache-2.0",
+    entry_points={"console_scripts": ["dexmani = dexmani_training.cli:main"]},
+)

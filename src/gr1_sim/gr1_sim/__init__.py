@@ -1,0 +1,1 @@
+"""MuJoCo scenes of the GR1 robot, batched stepping and headless rendering."""

@@ -1,0 +1,204 @@
+"""N independent copies of a scene, stepped in parallel threads.
+
+Each environment owns an ``MjModel`` copy (so domain randomization can change masses, friction
+and gains per environment) and an ``MjData``. A control step writes the joint targets, runs
+``control_decimation`` physics steps per environment inside worker threads (MuJoCo releases the
+GIL while stepping) and refreshes link kinematics, then gathers the state every task reads into
+batched numpy arrays in one pass. Everything is deterministic for a given seed: each
+environment's physics depends only on its own model, state and targets.
+
+Arrays are in the canonical joint order of ``gr1_description.joints``; positions in the world
+frame (see ``gr1_sim.scene``).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import mujoco
+import numpy as np
+
+from gr1_description import joints as jt
+from gr1_description.mjcf import movable_actuator_targets
+
+from .scene import CATEGORY_LEFT_HAND, CATEGORY_OBJECT, CATEGORY_RIGHT_HAND, CATEGORY_TABLE, Scene, SceneConfig, build_scene
+
+
+def default_num_threads() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+class BatchedSim:
+    """The batched simulator API the tasks build on."""
+
+    def __init__(
+        self,
+        scene: Scene | SceneConfig | str = "tabletop",
+        num_envs: int = 16,
+        seed: int = 0,
+        num_threads: int | None = None,
+    ):
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        self.scene = scene if isinstance(scene, Scene) else build_scene(scene)
+        self.num_envs = num_envs
+        self.decimation = self.scene.config.control_decimation
+        self.control_dt_s = self.scene.config.control_dt_s
+        base = self.scene.model
+        self.models = [copy.copy(base) for _ in range(num_envs)]
+        self.datas = [mujoco.MjData(m) for m in self.models]
+        self.rng = np.random.default_rng(seed)
+        self.num_threads = max(1, min(num_threads or default_num_threads(), num_envs))
+        self._pool = ThreadPoolExecutor(self.num_threads) if self.num_threads > 1 else None
+        bounds = np.linspace(0, num_envs, self.num_threads + 1).astype(int)
+        self._chunks = [range(bounds[i], bounds[i + 1]) for i in range(self.num_threads)]
+
+        s = self.scene
+        self._act = s.actuator_ids
+        self._qadr = s.qpos_adr
+        self._dadr = s.dof_adr
+        self._tips = s.fingertip_site_ids.reshape(-1)
+        self._oq = s.object_qpos_adr
+        self._od = s.object_dof_adr
+        self.lower = jt.lower_limits()
+        self.upper = jt.upper_limits()
+        self.default_qpos = np.clip(np.zeros(jt.NUM_CONTROLLED), self.lower, self.upper)
+        self._init_qpos = base.qpos0.copy()
+        self._hold_act, self._hold_targets = movable_actuator_targets(base, self.scene.config.model)
+        self._object_init = base.qpos0[self._oq : self._oq + 7].copy()
+
+        n = num_envs
+        self.targets = np.tile(self.default_qpos, (n, 1))
+        self._qpos = np.zeros((n, base.nq))
+        self._qvel = np.zeros((n, base.nv))
+        self._tip_pos = np.zeros((n, self._tips.size, 3))
+        self.time_s = np.zeros(n)
+        self.reset()
+
+    # --- stepping -------------------------------------------------------------------------
+    def _step_chunk(self, envs: range) -> None:
+        nstep = self.decimation
+        for i in envs:
+            m, d = self.models[i], self.datas[i]
+            d.ctrl[self._act] = self.targets[i]
+            mujoco.mj_step(m, d, nstep)
+            mujoco.mj_kinematics(m, d)
+
+    def step(self, targets: np.ndarray | None = None) -> None:
+        """One control step: hold ``targets`` (N×26, rad) for ``control_decimation`` physics steps."""
+        if targets is not None:
+            self.set_joint_targets(targets)
+        if self._pool is None:
+            self._step_chunk(range(self.num_envs))
+        else:
+            for f in [self._pool.submit(self._step_chunk, c) for c in self._chunks]:
+                f.result()
+        self._gather()
+
+    def set_joint_targets(self, targets: np.ndarray) -> None:
+        targets = np.asarray(targets, dtype=float)
+        if targets.shape != (self.num_envs, jt.NUM_CONTROLLED):
+            raise ValueError(f"targets must have shape ({self.num_envs}, {jt.NUM_CONTROLLED}), got {targets.shape}")
+        np.clip(targets, self.lower, self.upper, out=self.targets)
+
+    def _gather(self, env_ids=None) -> None:
+        ids = range(self.num_envs) if env_ids is None else env_ids
+        for i in ids:
+            d = self.datas[i]
+            self._qpos[i] = d.qpos
+            self._qvel[i] = d.qvel
+            self._tip_pos[i] = d.site_xpos[self._tips]
+            self.time_s[i] = d.time
+
+    # --- reset ----------------------------------------------------------------------------
+    def reset(
+        self,
+        env_ids: np.ndarray | list[int] | None = None,
+        joint_pos: np.ndarray | None = None,
+        object_pose: np.ndarray | None = None,
+    ) -> None:
+        """Reset environments to ``joint_pos`` (k×26, default pose) and ``object_pose`` (k×7,
+        position + quaternion w,x,y,z; default: the scene's initial pose), at rest."""
+        ids = np.arange(self.num_envs) if env_ids is None else np.asarray(env_ids, dtype=int)
+        if ids.size and (ids.min() < 0 or ids.max() >= self.num_envs):
+            raise IndexError(f"env ids must be in [0, {self.num_envs}), got {ids.tolist()}")
+        k = ids.size
+        jp = np.tile(self.default_qpos, (k, 1)) if joint_pos is None else np.asarray(joint_pos, float).reshape(k, jt.NUM_CONTROLLED)
+        op = np.tile(self._object_init, (k, 1)) if object_pose is None else np.asarray(object_pose, float).reshape(k, 7)
+        mimic = self._mimic_positions(jp)
+        for row, i in enumerate(ids):
+            m, d = self.models[i], self.datas[i]
+            mujoco.mj_resetData(m, d)
+            d.qpos[:] = self._init_qpos
+            d.qpos[self._qadr] = jp[row]
+            d.qpos[self.scene.mimic_qpos_adr] = mimic[row]
+            d.qpos[self._oq : self._oq + 7] = op[row]
+            d.qpos[self._oq + 3 : self._oq + 7] /= np.linalg.norm(op[row, 3:])
+            self.targets[i] = jp[row]
+            d.ctrl[self._act] = jp[row]
+            d.ctrl[self._hold_act] = self._hold_targets
+            mujoco.mj_forward(m, d)
+        self._gather(ids)
+
+    def _mimic_positions(self, joint_pos: np.ndarray) -> np.ndarray:
+        names = jt.joint_names()
+        out = np.zeros((joint_pos.shape[0], len(jt.MIMIC_JOINTS)))
+        for k, spec in enumerate(jt.MIMIC_JOINTS):
+            c = self.scene.physics.mimic[spec.name]
+            out[:, k] = c.k * joint_pos[:, names.index(spec.driver)] + c.b
+        return out
+
+    # --- state ----------------------------------------------------------------------------
+    def joint_pos(self) -> np.ndarray:
+        """Measured positions of the 26 controlled joints (N×26, rad)."""
+        return self._qpos[:, self._qadr]
+
+    def joint_vel(self) -> np.ndarray:
+        return self._qvel[:, self._dadr]
+
+    def mimic_pos(self) -> np.ndarray:
+        return self._qpos[:, self.scene.mimic_qpos_adr]
+
+    def fingertip_pos(self) -> np.ndarray:
+        """Fingertip positions (N × 2 sides × 4 fingers × 3): thumb, index, middle, ring."""
+        return self._tip_pos.reshape(self.num_envs, 2, -1, 3)
+
+    def object_pose(self) -> np.ndarray:
+        """Object position and orientation quaternion (N×7: x, y, z, w, qx, qy, qz)."""
+        return self._qpos[:, self._oq : self._oq + 7]
+
+    def object_vel(self) -> np.ndarray:
+        """Object linear (world) and angular (local) velocity, N×6."""
+        return self._qvel[:, self._od : self._od + 6]
+
+    def contacts(self) -> np.ndarray:
+        """Per environment, which pairs touch: columns (left hand–object, right hand–object,
+        object–table, left hand–right hand). From the last physics step's collision pass."""
+        out = np.zeros((self.num_envs, 4), dtype=bool)
+        cat = self.scene.geom_category
+        pairs = {
+            (CATEGORY_LEFT_HAND, CATEGORY_OBJECT): 0,
+            (CATEGORY_RIGHT_HAND, CATEGORY_OBJECT): 1,
+            (CATEGORY_TABLE, CATEGORY_OBJECT): 2,
+            (CATEGORY_LEFT_HAND, CATEGORY_RIGHT_HAND): 3,
+        }
+        for i, d in enumerate(self.datas):
+            if d.ncon == 0:
+                continue
+            g = d.contact.geom[: d.ncon]
+            a, b = cat[g[:, 0]], cat[g[:, 1]]
+            lo, hi = np.minimum(a, b), np.maximum(a, b)
+            for (x, y), col in pairs.items():
+                if np.any((lo == min(x, y)) & (hi == max(x, y))):
+                    out[i, col] = True
+        return out
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def __del__(self):
+        self.close()
