@@ -40,16 +40,16 @@ class ObjectSpec:
     def half_height_m(self, scale: float = 1.0) -> float:
         """Height of the object's centre above the table when resting in its default pose."""
         s = self.size_m
-        h = {
-            "box": s[2] / 2,
-            "cylinder": s[1] / 2,
-            "sphere": s[0],
-            "ellipsoid": s[2],
-            "capsule": s[0],  # lying on its side
-            "prism": s[1] / 2,
-            "dumbbell": s[1],  # lying on its side: the end spheres touch the table
-            "lblock": s[2] / 2,
-        }[self.shape]
+        if self.shape in ("box", "ellipsoid", "lblock"):
+            h = s[2] / 2 if self.shape != "ellipsoid" else s[2]
+        elif self.shape in ("cylinder", "prism"):
+            h = s[1] / 2
+        elif self.shape in ("sphere", "capsule"):  # a capsule lies on its side
+            h = s[0]
+        elif self.shape == "dumbbell":  # lying on its side: the end spheres touch the table
+            h = s[1]
+        else:
+            raise ValueError(f"object {self.name}: unknown shape {self.shape!r}")
         return h * scale
 
 
