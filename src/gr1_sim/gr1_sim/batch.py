@@ -196,7 +196,7 @@ class BatchedSim:
         return out
 
     def close(self) -> None:
-        if self._pool is not None:
+        if getattr(self, "_pool", None) is not None:
             self._pool.shutdown()
             self._pool = None
 

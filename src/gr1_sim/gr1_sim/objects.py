@@ -81,7 +81,8 @@ _OBJECTS = [
     # Held-out novel shapes. ellipsoid: semi-axes; capsule: (radius, half length of the segment);
     # prism: (circumradius, height, number of sides); dumbbell: (bar radius, end radius, half
     # length); lblock: (x, y, z) of the bounding box, the L cut from one corner.
-    ObjectSpec("ellipsoid_3x2x2cm", "ellipsoid", (0.03, 0.02, 0.02), ("novel",), rgba=_YELLOW),
+    # Distinct semi-axes: an ellipsoid of revolution lying on its side rolls forever (no rolling friction).
+    ObjectSpec("ellipsoid_6x5x4cm", "ellipsoid", (0.03, 0.025, 0.02), ("novel",), rgba=_YELLOW),
     ObjectSpec("capsule_r2_l6cm", "capsule", (0.02, 0.03), ("novel",), rgba=_CYAN),
     ObjectSpec("tri_prism_r3.5_h6cm", "prism", (0.035, 0.06, 3), ("novel",), rgba=_PURPLE),
     ObjectSpec("hex_prism_r3_h7cm", "prism", (0.03, 0.07, 6), ("novel",), rgba=_GREEN),
@@ -126,7 +127,13 @@ def add_object_geoms(
     """Add the object's geoms to ``body`` (its frame at the object's centre)."""
     s = [v * scale for v in obj.size_m]
     mu = obj.nominal_friction if friction is None else friction
-    common = dict(rgba=list(obj.rgba), friction=[mu, 0.005, 0.0001], condim=4, contype=1, conaffinity=15)
+    # Curved shapes that rest on a curved face get rolling friction (condim 6) or they rock and
+    # roll on indefinitely; the rest use torsional friction only (condim 4).
+    rolls = obj.shape in ("ellipsoid",)
+    common = dict(
+        rgba=list(obj.rgba), friction=[mu, 0.005, 0.01 if rolls else 0.0001], condim=6 if rolls else 4,
+        contype=1, conaffinity=15,
+    )
     G = mujoco.mjtGeom
     geoms = []
 
@@ -165,9 +172,13 @@ def add_object_geoms(
 
 
 def set_body_mass(model: mujoco.MjModel, body_id: int, mass_kg: float) -> None:
-    """Scale a body's mass and inertia to ``mass_kg`` (shape unchanged)."""
+    """Scale a body's mass and inertia to ``mass_kg`` (shape unchanged) and refresh the
+    model's derived constants."""
     if mass_kg <= 0:
         raise ValueError(f"mass must be > 0 kg, got {mass_kg}")
     ratio = mass_kg / model.body_mass[body_id]
     model.body_mass[body_id] = mass_kg
     model.body_inertia[body_id] *= ratio
+    # Derived constants (subtree masses, the reference mass matrix) must follow, or gravity and
+    # inertia disagree and the object falls at the wrong rate.
+    mujoco.mj_setConst(model, mujoco.MjData(model))

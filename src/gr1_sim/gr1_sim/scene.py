@@ -126,7 +126,8 @@ def scene_config(name: str, **overrides) -> SceneConfig:
     if name not in SCENES:
         raise KeyError(f"unknown scene {name!r}; valid scenes: {sorted(SCENES)}")
     cfg = SCENES[name]
-    return replace(cfg, model=replace(cfg.model), cameras=dict(cfg.cameras), **overrides)
+    model = replace(cfg.model, fixed_joint_positions_rad=dict(cfg.model.fixed_joint_positions_rad))
+    return replace(cfg, **{"model": model, "cameras": dict(cfg.cameras), **overrides})
 
 
 def build_scene_spec(cfg: SceneConfig, physics: PhysicsParams | None = None) -> mujoco.MjSpec:
@@ -174,7 +175,8 @@ def build_scene_spec(cfg: SceneConfig, physics: PhysicsParams | None = None) -> 
         c.resolution = [cam.width, cam.height]
         c.sensor_size = [cam.width * 1e-6, cam.height * 1e-6]  # 1 µm pixels; only ratios matter
         c.focal_pixel = [cam.fx, cam.fy]
-        c.principal_pixel = [cam.cx - cam.width / 2, cam.cy - cam.height / 2]
+        # MuJoCo's principal offset is measured from the image centre with the opposite sign.
+        c.principal_pixel = [cam.width / 2 - cam.cx, cam.height / 2 - cam.cy]
     return spec
 
 
