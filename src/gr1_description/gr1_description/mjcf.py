@@ -160,7 +160,7 @@ class _Builder:
         self._add_collision(body, link_name)
         if self.cfg.visual_meshes:
             self._add_visual(body, link_name)
-        if link_name in sum((list(v) for v in jt.FINGERTIP_LINKS.values()), []) or link_name.endswith("pinky_tip_link"):
+        if link_name.endswith("_tip_link"):  # fingertip frames of both hands
             body.add_site(name=link_name.replace("_link", ""), size=[0.006, 0, 0], rgba=[1, 0.2, 0.2, 1], group=4)
         for j in self.urdf.child_joints(link_name):
             if _is_leg(j.name):

@@ -142,8 +142,8 @@ class SceneRenderer:
         depth: bool = True,
         segmentation: bool = True,
     ) -> Frame:
-        cfg = self.scene.config.cameras[camera] if camera in self.scene.config.cameras else None
         cam_id = self._camera_id(camera)
+        cfg = self.scene.config.cameras[camera]
         width = width or cfg.width
         height = height or cfg.height
         if width > self.max_width or height > self.max_height:
