@@ -12,6 +12,7 @@ setup(
     ],
     install_requires=['gr1_description', 'numpy>=1.24'],
     python_requires=">=3.10",
+    extras_require={"test": ["pytest"]},
     zip_safe=True,
     description="Object perception: segmenters (SAM2, sim ground truth, classical), segmented depth, object centroid, depth noise.",
     license="Apache-2.0",

@@ -12,6 +12,7 @@ setup(
     ],
     install_requires=['gr1_description', 'numpy>=1.24'],
     python_requires=">=3.10",
+    extras_require={"test": ["pytest"]},
     zip_safe=True,
     description="Policy runtime: observation assembly, ONNX inference, action post-processing, the deployment contract and the policy node.",
     license="Apache-2.0",

@@ -12,6 +12,7 @@ setup(
     ],
     install_requires=['gr1_description', 'gr1_sim', 'numpy>=1.24', 'pyyaml>=6', 'imageio>=2.30', 'tqdm>=4.60', 'matplotlib>=3.7'],
     python_requires=">=3.10",
+    extras_require={"test": ["pytest"]},
     zip_safe=True,
     description="Offline package: tasks, rewards, RL, task-aware init, autotune, distillation, export and the dexmani CLI.",
     license="Apache-2.0",

@@ -12,6 +12,7 @@ setup(
     ],
     install_requires=['gr1_description', 'gr1_sim', 'numpy>=1.24'],
     python_requires=">=3.10",
+    extras_require={"test": ["pytest"]},
     zip_safe=True,
     description="Hardware interface of the GR1 (sim and Fourier backends), the safety layer and the driver node.",
     license="Apache-2.0",

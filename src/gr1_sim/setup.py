@@ -12,6 +12,7 @@ setup(
     ],
     install_requires=['gr1_description', 'numpy>=1.24', 'pyyaml>=6', 'mujoco==4.0.0'],
     python_requires=">=3.10",
+    extras_require={"test": ["pytest"]},
     zip_safe=True,
     description="MuJoCo scenes of the GR1 robot (table, objects, D435-like cameras), batched stepping and headless rendering.",
     license="Apache-2.0",
