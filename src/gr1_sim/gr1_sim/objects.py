@@ -9,7 +9,7 @@ seen (ellipsoids, capsules, prisms, composites).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import mujoco
 import numpy as np
