@@ -15,6 +15,9 @@ EPILOG = """examples:
   dexmani sim list                                   scenes, objects and cameras
   dexmani sim render --scene tabletop --out renders  PNGs of both cameras
   dexmani bench sim --num-envs 64 --seconds 10 --json
+  dexmani train --task grasp_and_reach --max-minutes 30
+  dexmani eval --task grasp_and_reach --episodes 100 --json
+  dexmani init record --task grasp_and_reach --teleop --out my_init.npz
 """
 
 
@@ -76,10 +79,15 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = p.add_subparsers(dest="command", metavar="{sim,bench}")
+    sub = p.add_subparsers(dest="command", metavar="{sim,bench,train,eval,init}")
     sub.required = True
     _add_sim(sub)
     _add_bench(sub)
+    from .cli_rl import add_eval_parser, add_init_parser, add_train_parser
+
+    add_train_parser(sub)
+    add_eval_parser(sub)
+    add_init_parser(sub)
     return p
 
 
@@ -194,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (KeyError, ValueError, FileNotFoundError, FileExistsError, RuntimeError) as e:
+    except (KeyError, ValueError, FileNotFoundError, FileExistsError, RuntimeError, OSError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"dexmani: error: {msg}", file=sys.stderr)
         return 2

@@ -30,24 +30,51 @@ def default_num_threads() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
 
+def _check_compatible(scenes: list[Scene]) -> None:
+    """Scenes batched together must share every index table the simulator uses."""
+    ref = scenes[0]
+    for s in scenes[1:]:
+        same = (
+            s.model.nq == ref.model.nq and s.model.nv == ref.model.nv and s.model.nu == ref.model.nu
+            and np.array_equal(s.actuator_ids, ref.actuator_ids) and np.array_equal(s.qpos_adr, ref.qpos_adr)
+            and np.array_equal(s.fingertip_site_ids, ref.fingertip_site_ids)
+            and s.object_qpos_adr == ref.object_qpos_adr
+            and s.config.control_decimation == ref.config.control_decimation
+            and s.config.timestep_s == ref.config.timestep_s
+        )
+        if not same:
+            raise ValueError(
+                f"scenes {ref.config.name}/{ref.config.object} and {s.config.name}/{s.config.object} cannot be "
+                "batched: they must differ only in the object"
+            )
+
+
 class BatchedSim:
     """The batched simulator API the tasks build on."""
 
     def __init__(
         self,
-        scene: Scene | SceneConfig | str = "tabletop",
+        scene: Scene | SceneConfig | str | list[Scene] = "tabletop",
         num_envs: int = 16,
         seed: int = 0,
         num_threads: int | None = None,
     ):
+        """``scene`` may be a list of scenes that differ only in their object (one object group):
+        environment ``i`` then simulates ``scenes[i % len(scenes)]``."""
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
-        self.scene = scene if isinstance(scene, Scene) else build_scene(scene)
+        scenes = list(scene) if isinstance(scene, (list, tuple)) else [scene]
+        if not scenes:
+            raise ValueError("need at least one scene")
+        self.scenes = [s if isinstance(s, Scene) else build_scene(s) for s in scenes]
+        self.scene = self.scenes[0]
+        _check_compatible(self.scenes)
+        self.env_scene = np.arange(num_envs) % len(self.scenes)
         self.num_envs = num_envs
         self.decimation = self.scene.config.control_decimation
         self.control_dt_s = self.scene.config.control_dt_s
         base = self.scene.model
-        self.models = [copy.copy(base) for _ in range(num_envs)]
+        self.models = [copy.copy(self.scenes[k].model) for k in self.env_scene]
         self.datas = [mujoco.MjData(m) for m in self.models]
         self.rng = np.random.default_rng(seed)
         self.num_threads = max(1, min(num_threads or default_num_threads(), num_envs))
@@ -67,7 +94,7 @@ class BatchedSim:
         self.default_qpos = np.clip(np.zeros(jt.NUM_CONTROLLED), self.lower, self.upper)
         self._init_qpos = base.qpos0.copy()
         self._hold_act, self._hold_targets = movable_actuator_targets(base, self.scene.config.model)
-        self._object_init = base.qpos0[self._oq : self._oq + 7].copy()
+        self._object_init = np.stack([m.qpos0[self._oq : self._oq + 7] for m in self.models])
 
         n = num_envs
         self.targets = np.tile(self.default_qpos, (n, 1))
@@ -126,7 +153,7 @@ class BatchedSim:
             raise IndexError(f"env ids must be in [0, {self.num_envs}), got {ids.tolist()}")
         k = ids.size
         jp = np.tile(self.default_qpos, (k, 1)) if joint_pos is None else np.asarray(joint_pos, float).reshape(k, jt.NUM_CONTROLLED)
-        op = np.tile(self._object_init, (k, 1)) if object_pose is None else np.asarray(object_pose, float).reshape(k, 7)
+        op = self._object_init[ids] if object_pose is None else np.asarray(object_pose, float).reshape(k, 7)
         mimic = self._mimic_positions(jp)
         for row, i in enumerate(ids):
             m, d = self.models[i], self.datas[i]
@@ -177,7 +204,6 @@ class BatchedSim:
         """Per environment, which pairs touch: columns (left hand–object, right hand–object,
         object–table, left hand–right hand). From the last physics step's collision pass."""
         out = np.zeros((self.num_envs, 4), dtype=bool)
-        cat = self.scene.geom_category
         pairs = {
             (CATEGORY_LEFT_HAND, CATEGORY_OBJECT): 0,
             (CATEGORY_RIGHT_HAND, CATEGORY_OBJECT): 1,
@@ -188,6 +214,7 @@ class BatchedSim:
             if d.ncon == 0:
                 continue
             g = d.contact.geom[: d.ncon]
+            cat = self.scenes[self.env_scene[i]].geom_category
             a, b = cat[g[:, 0]], cat[g[:, 1]]
             lo, hi = np.minimum(a, b), np.maximum(a, b)
             for (x, y), col in pairs.items():

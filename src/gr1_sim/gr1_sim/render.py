@@ -141,7 +141,10 @@ class SceneRenderer:
         rgb: bool = True,
         depth: bool = True,
         segmentation: bool = True,
+        model: mujoco.MjModel | None = None,
     ) -> Frame:
+        """``model``: the environment's own (randomized) copy of the scene's model, if any, so
+        the image shows its object size and camera pose."""
         cam_id = self._camera_id(camera)
         cfg = self.scene.config.cameras[camera]
         width = width or cfg.width
@@ -153,7 +156,7 @@ class SceneRenderer:
         self._gl.make_current()
         self._cam.fixedcamid = cam_id
         rect = mujoco.MjrRect(0, 0, width, height)
-        mujoco.mjv_updateScene(self.model, data, self._opt, self._pert, self._cam, mujoco.mjtCatBit.mjCAT_ALL, self._scn)
+        mujoco.mjv_updateScene(model if model is not None else self.model, data, self._opt, self._pert, self._cam, mujoco.mjtCatBit.mjCAT_ALL, self._scn)
         out_rgb = out_depth = out_ids = None
         if depth or segmentation:
             self._scn.flags[mujoco.mjtRndFlag.mjRND_SEGMENT] = True

@@ -1,0 +1,114 @@
+"""Train a specialist under a wall-clock budget, then evaluate its checkpoints: the learning
+curve (eval success rate vs env steps and vs training wall time) as JSON and PNG.
+
+    python benchmarks/train_curve.py --task grasp_and_reach --minutes 30 --seed 0 \
+        --out benchmarks/results/grasp_and_reach_30min
+
+Training and evaluation run one after the other, so evaluation does not eat the training
+budget. Every checkpoint (``--save-interval`` iterations) is evaluated on ``--episodes``
+episodes with the deterministic policy and domain randomization on, resets from the task's
+nominal distribution (no init library).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from dexmani_training.bench import machine_info
+from dexmani_training.rl.evaluate import evaluate
+from dexmani_training.rl.train import Trainer, TrainConfig
+from dexmani_training.tasks import task_config
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--task", default="grasp_and_reach")
+    p.add_argument("--minutes", type=float, default=30.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--num-envs", type=int, default=64)
+    p.add_argument("--objects")
+    p.add_argument("--no-init", action="store_true")
+    p.add_argument("--save-interval", type=int, default=100)
+    p.add_argument("--episodes", type=int, default=100)
+    p.add_argument("--torch-threads", type=int, default=1)
+    p.add_argument("--run-dir", type=Path)
+    p.add_argument("--out", type=Path, required=True, help="output prefix: writes <out>.json and <out>.png")
+    a = p.parse_args()
+
+    over = {"num_envs": a.num_envs}
+    if a.objects:
+        over["objects"] = a.objects
+    if a.no_init:
+        over["init"] = {"use_library": False}
+    cfg = task_config(a.task, over)
+    train = TrainConfig(iterations=10**6, max_minutes=a.minutes, save_interval=a.save_interval, torch_threads=a.torch_threads)
+    run_dir = a.run_dir or Path("runs") / a.task / f"curve_seed{a.seed}{'_noinit' if a.no_init else ''}"
+    trainer = Trainer(run_dir, cfg, train, a.seed, force=True, progress=sys.stderr.isatty())
+    summary = trainer.run()
+    rows = [json.loads(line) for line in (run_dir / "progress.jsonl").read_text().splitlines()]
+    by_it = {r["iteration"]: r for r in rows}
+    ckpts = sorted(run_dir.glob("model_*.pt"), key=lambda p: int(p.stem.split("_")[1]))
+    points = []
+    for ck in ckpts:
+        it = int(ck.stem.split("_")[1])
+        if it == 0 or it not in by_it:
+            continue
+        res = evaluate(ck, a.task, a.episodes, seed=1000 + a.seed)
+        points.append({
+            "iteration": it, "env_steps": by_it[it]["env_steps"], "wall_s": by_it[it]["wall_s"],
+            "eval_success_rate": res["success_rate"], "eval_pickup_rate": res.get("pickup_rate"),
+            "train_success_rate": by_it[it]["success_rate"],
+        })
+        print(json.dumps(points[-1]), file=sys.stderr)
+    best = max(points, key=lambda r: r["eval_success_rate"]) if points else None
+    reached = next((r for r in points if r["eval_success_rate"] >= 0.6), None)
+    result = {
+        "task": a.task, "seed": a.seed, "num_envs": a.num_envs, "budget_minutes": a.minutes, "init_library": not a.no_init,
+        "objects": cfg.objects, "episodes_per_eval": a.episodes,
+        "trained": {k: summary[k] for k in ("iteration", "env_steps", "wall_s")},
+        "train_steps_per_s": summary["env_steps"] / max(summary["wall_s"], 1e-9),
+        "final_eval_success_rate": points[-1]["eval_success_rate"] if points else None,
+        "best_eval_success_rate": best["eval_success_rate"] if best else None,
+        "first_reached_60pct": reached,
+        "curve": points,
+        "machine": machine_info(),
+        "torch_threads": torch.get_num_threads(),
+    }
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    plot(result, rows, a.out.with_suffix(".png"))
+    print(json.dumps({k: v for k, v in result.items() if k not in ("curve", "machine")}, indent=2))
+    return 0
+
+
+def plot(result, rows, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    pts = result["curve"]
+    for ax, key, label, scale in ((axes[0], "env_steps", "env steps (millions)", 1e-6), (axes[1], "wall_s", "training wall time (min)", 1 / 60)):
+        ax.plot([r[key] * scale for r in rows], [r["success_rate"] for r in rows], color="0.7", lw=1, label="train episodes (stochastic)")
+        ax.plot([r[key] * scale for r in pts], [r["eval_success_rate"] for r in pts], "o-", color="C0", label="eval success (deterministic)")
+        if pts and pts[0].get("eval_pickup_rate") is not None:
+            ax.plot([r[key] * scale for r in pts], [r["eval_pickup_rate"] for r in pts], "s--", color="C1", label="eval pickup")
+        ax.axhline(0.6, color="C3", ls=":", lw=1, label="60% bar")
+        ax.set_xlabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("rate")
+    axes[0].set_ylim(-0.02, 1.02)
+    axes[0].legend(loc="upper left", fontsize=8)
+    fig.suptitle(f"{result['task']} seed {result['seed']}: {result['num_envs']} envs, {result['budget_minutes']:.0f} min budget")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

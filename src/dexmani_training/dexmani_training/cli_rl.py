@@ -1,0 +1,232 @@
+"""``dexmani train``, ``dexmani eval`` and ``dexmani init``: the specialist-training commands."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+SHIPPED_DIR = Path(__file__).resolve().parent / "data" / "checkpoints"
+
+
+def shipped_checkpoint(task: str) -> Path:
+    return SHIPPED_DIR / f"{task}.pt"
+
+
+def add_train_parser(sub) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a PPO specialist for a task",
+        description="PPO with an asymmetric actor-critic (3×512 ELU MLPs) on the batched MuJoCo simulator. Writes "
+        "runs/<task>/<name>/: config.yaml, checkpoints (model_<it>.pt, latest.pt), progress.jsonl, TensorBoard "
+        "logs in tb/ (tensorboard --logdir runs).",
+    )
+    p.add_argument("--task", required=True, help="grasp_and_reach | box_lift | handover")
+    p.add_argument("--objects", help="object group or object name (default: the task's)")
+    p.add_argument("--num-envs", type=int, help="parallel environments (default 64)")
+    p.add_argument("--iterations", type=int, help="PPO iterations to reach (default 1000; with --resume, the total)")
+    p.add_argument("--max-minutes", type=float, help="stop after this many minutes of training wall time")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--name", help="run name under runs/<task>/ (default: a timestamp)")
+    p.add_argument("--run-dir", type=Path, help="run directory (overrides --name)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its latest.pt")
+    p.add_argument("--force", action="store_true", help="overwrite a non-empty run directory")
+    p.add_argument("--config", type=Path, help="YAML with task settings (any TaskConfig field, nested)")
+    p.add_argument("--physics", type=Path, help="physics YAML, e.g. autotune's tuned.yaml")
+    p.add_argument("--init-library", type=Path, help="init-state library (.npz; default: the task's shipped one)")
+    p.add_argument("--init-probability", type=float, help="fraction of resets from the init library (default 0.5)")
+    p.add_argument("--no-init", action="store_true", help="no task-aware initialization: every reset from the default pose")
+    p.add_argument("--no-randomization", action="store_true", help="switch every domain-randomization term off")
+    p.add_argument("--save-interval", type=int, help="checkpoint every N iterations (default 50)")
+    p.add_argument("--threads", type=int, help="simulator threads (default: all cores)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+
+def add_eval_parser(sub) -> None:
+    p = sub.add_parser(
+        "eval",
+        help="evaluate a checkpoint in simulation (per-stage success rates, videos)",
+        description="Runs --episodes episodes with the deterministic policy and prints per-stage success rates. "
+        "Without --checkpoint the task's shipped specialist is used.",
+    )
+    p.add_argument("--task", required=True)
+    p.add_argument("--checkpoint", type=Path, help="a .pt file or a run directory (its latest.pt)")
+    p.add_argument("--episodes", type=int, default=100)
+    p.add_argument("--objects", help="object group or name, e.g. novel (default: the checkpoint's)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--num-envs", type=int)
+    p.add_argument("--no-randomization", action="store_true", help="evaluate without domain randomization")
+    p.add_argument("--init-library", action="store_true", help="also reset from the init library (off by default)")
+    p.add_argument("--video", type=Path, help="write MP4s of the first episodes (third-view camera) here")
+    p.add_argument("--video-episodes", type=int, default=3)
+    p.add_argument("--json", action="store_true", help="print only the JSON object")
+    p.add_argument("--out", type=Path, help="also write the JSON here")
+    p.set_defaults(func=cmd_eval)
+
+
+def add_init_parser(sub) -> None:
+    p = sub.add_parser("init", help="task-aware initialization: record and inspect init-state libraries")
+    isub = p.add_subparsers(dest="init_command", metavar="{record,show}")
+    isub.required = True
+    r = isub.add_parser(
+        "record",
+        help="make an init-state library from a rosbag2 or from keyboard teleoperation",
+        description="From a rosbag2 (--bag): joint states (sensor_msgs/JointState, names matched to the joint table) "
+        "and, if given, an object pose topic (geometry_msgs/PoseStamped, world frame); states are sampled every "
+        "--every-s seconds. From keyboard teleop (--teleop): drive the simulated robot's hands with IK in the "
+        "terminal; every control step is recorded, thinned to --every-s. --keys FILE replays a key script instead "
+        "of reading the keyboard.",
+    )
+    r.add_argument("--task", required=True)
+    r.add_argument("--out", type=Path, required=True, help="library file (.npz)")
+    src = r.add_mutually_exclusive_group(required=True)
+    src.add_argument("--bag", type=Path, help="rosbag2 directory (sqlite3 or mcap)")
+    src.add_argument("--teleop", action="store_true", help="keyboard teleoperation of the simulated robot")
+    r.add_argument("--joint-topic", default="/joint_states")
+    r.add_argument("--object-topic", help="geometry_msgs/PoseStamped of the object (world frame)")
+    r.add_argument("--object", help="object for teleop (default: the task's)")
+    r.add_argument("--keys", type=Path, help="teleop: a key script (text, one key or 'key*N' per token)")
+    r.add_argument("--waypoints", type=Path, help="teleop: a waypoint script (YAML, hand targets relative to the object)")
+    r.add_argument("--every-s", type=float, default=0.25, help="keep one state per this many seconds (default 0.25)")
+    r.add_argument("--mirror", action="store_true", help="also add the left-right mirror image of every state")
+    r.add_argument("--force", action="store_true")
+    r.set_defaults(func=cmd_init_record)
+    s = isub.add_parser("show", help="summarize an init-state library")
+    s.add_argument("library", type=Path)
+    s.set_defaults(func=cmd_init_show)
+
+
+def _task_overrides(args) -> dict:
+    over: dict = {}
+    if args.objects:
+        over["objects"] = args.objects
+    if args.num_envs:
+        over["num_envs"] = args.num_envs
+    if args.physics:
+        if not args.physics.is_file():
+            raise FileNotFoundError(f"physics file {args.physics} does not exist")
+        over["physics"] = str(args.physics)
+    init: dict = {}
+    if args.init_library:
+        init["library"] = str(args.init_library)
+    if args.init_probability is not None:
+        init["probability"] = args.init_probability
+    if args.no_init:
+        init["use_library"] = False
+    if init:
+        over["init"] = init
+    if args.no_randomization:
+        over["randomization"] = {"enabled": []}
+    return over
+
+
+def cmd_train(args) -> int:
+    from dataclasses import replace
+
+    from .rl.train import Trainer, TrainConfig, default_run_dir, make_task_config
+    from .tasks import task_names
+
+    if args.task not in task_names():
+        raise ValueError(f"unknown task {args.task!r}; valid tasks: {task_names()}")
+    run_dir = args.run_dir or default_run_dir(args.task, args.name)
+    if args.resume:
+        trainer = Trainer(run_dir, None, None, 0, resume=True, progress=not args.quiet)
+        if trainer.cfg.task != args.task:
+            raise ValueError(f"{run_dir} is a {trainer.cfg.task} run, not {args.task}")
+        if args.max_minutes is not None:
+            trainer.train = replace(trainer.train, max_minutes=args.max_minutes)
+        target = args.iterations or trainer.train.iterations
+    else:
+        cfg = make_task_config(args.task, args.config, _task_overrides(args))
+        train = TrainConfig()
+        if args.iterations:
+            train = replace(train, iterations=args.iterations)
+        if args.max_minutes is not None:
+            train = replace(train, max_minutes=args.max_minutes)
+        if args.save_interval:
+            train = replace(train, save_interval=args.save_interval)
+        if args.threads:
+            train = replace(train, num_threads=args.threads)
+        trainer = Trainer(run_dir, cfg, train, args.seed, force=args.force, progress=not args.quiet)
+        target = train.iterations
+    print(f"run directory: {run_dir}", file=sys.stderr)
+    summary = trainer.run(target)
+    print(json.dumps({k: summary[k] for k in summary if not k.startswith(("loss/", "term/"))}, indent=2))
+    return 0
+
+
+def resolve_checkpoint(path: Path | None, task: str) -> Path:
+    if path is None:
+        p = shipped_checkpoint(task)
+        if not p.is_file():
+            raise FileNotFoundError(f"no shipped checkpoint for task {task!r} ({p}); pass --checkpoint")
+        return p
+    if path.is_dir():
+        latest = path / "latest.pt"
+        if not latest.is_file():
+            raise FileNotFoundError(f"{path} has no latest.pt checkpoint")
+        return latest
+    return path
+
+
+def cmd_eval(args) -> int:
+    from .rl.evaluate import evaluate
+    from .tasks import task_names
+
+    if args.task not in task_names():
+        raise ValueError(f"unknown task {args.task!r}; valid tasks: {task_names()}")
+    if args.objects:
+        from gr1_sim.objects import OBJECT_GROUPS, OBJECTS
+
+        if args.objects not in OBJECT_GROUPS and args.objects not in OBJECTS:
+            raise ValueError(f"unknown object group {args.objects!r}; valid groups: {sorted(OBJECT_GROUPS)}, or an object name")
+    ckpt = resolve_checkpoint(args.checkpoint, args.task)
+    result = evaluate(
+        ckpt, args.task, args.episodes, args.objects, args.seed, args.num_envs, not args.no_randomization,
+        args.init_library, args.video, args.video_episodes, progress=not args.json,
+    )
+    text = json.dumps(result, indent=None if args.json else 2)
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+def cmd_init_record(args) -> int:
+    from .tasks import task_names
+
+    if args.task not in task_names():
+        raise ValueError(f"unknown task {args.task!r}; valid tasks: {task_names()}")
+    if args.out.exists() and not args.force:
+        raise FileExistsError(f"{args.out} exists; pass --force to overwrite it")
+    if args.bag and (args.keys or args.waypoints):
+        raise ValueError("--keys and --waypoints drive --teleop; they do not apply to --bag")
+    if args.bag:
+        from .init_record import library_from_bag
+
+        lib = library_from_bag(args.bag, args.task, args.joint_topic, args.object_topic, args.every_s)
+    else:
+        from .teleop import run_teleop
+
+        lib = run_teleop(args.task, args.object, args.keys, args.every_s, args.waypoints)
+    if args.mirror:
+        lib = lib.concat(lib.mirrored())
+    lib.save(args.out, force=args.force)
+    print(f"{len(lib)} states -> {args.out}")
+    return 0
+
+
+def cmd_init_show(args) -> int:
+    import numpy as np
+
+    from .init_library import InitLibrary
+
+    lib = InitLibrary.load(args.library)
+    pos = lib.object_pose[:, :3]
+    print(json.dumps({
+        "states": len(lib), "meta": lib.meta,
+        "object_position_min": np.round(pos.min(0), 3).tolist(), "object_position_max": np.round(pos.max(0), 3).tolist(),
+    }, indent=2))
+    return 0

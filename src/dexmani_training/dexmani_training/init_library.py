@@ -1,0 +1,144 @@
+"""Task-aware initialization: libraries of initial states (robot joint positions + object pose)
+recorded from a person operating the robot, sampled at episode reset.
+
+A library is one ``.npz`` file:
+
+- ``joint_names`` (26,): the canonical joint names, checked against the joint table on load;
+- ``joint_pos`` (K×26, rad) and ``object_pose`` (K×7: x, y, z in the world frame, quaternion
+  w, x, y, z);
+- ``meta``: a JSON string — task, object, source (bag path and topics, or teleop), how many
+  states were recorded and how they were thinned.
+
+The default library of each task ships in ``dexmani_training/data/init/<task>.npz``; how each
+was made is written in the README.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gr1_description import joints as jt
+
+DATA_DIR = Path(__file__).resolve().parent / "data" / "init"
+
+
+class InitLibraryError(ValueError):
+    """An init library that cannot be used (wrong joints, bad shapes, missing file)."""
+
+
+@dataclass
+class InitLibrary:
+    joint_pos: np.ndarray  # K×26
+    object_pose: np.ndarray  # K×7
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.joint_pos = np.asarray(self.joint_pos, dtype=float)
+        self.object_pose = np.asarray(self.object_pose, dtype=float)
+        k = self.joint_pos.shape[0]
+        if self.joint_pos.ndim != 2 or self.joint_pos.shape[1] != jt.NUM_CONTROLLED:
+            raise InitLibraryError(f"joint_pos must be K×{jt.NUM_CONTROLLED}, got {self.joint_pos.shape}")
+        if self.object_pose.shape != (k, 7):
+            raise InitLibraryError(f"object_pose must be {k}×7 (position + quaternion w,x,y,z), got {self.object_pose.shape}")
+        if k == 0:
+            raise InitLibraryError("an init library needs at least one state")
+        if not (np.all(np.isfinite(self.joint_pos)) and np.all(np.isfinite(self.object_pose))):
+            raise InitLibraryError("init library contains NaN or infinite values")
+        norms = np.linalg.norm(self.object_pose[:, 3:], axis=1)
+        if np.any(norms < 1e-6):
+            raise InitLibraryError("init library has an object quaternion of zero length")
+        self.object_pose[:, 3:] /= norms[:, None]
+        self.joint_pos = np.clip(self.joint_pos, jt.lower_limits(), jt.upper_limits())
+
+    def __len__(self) -> int:
+        return self.joint_pos.shape[0]
+
+    def mirrored(self) -> "InitLibrary":
+        """The left–right mirror image of every state (y → −y): left and right joints swap,
+        roll and yaw joints change sign, the object pose is reflected in the x–z plane."""
+        names = jt.joint_names()
+        src = [names.index(_mirror_name(n)) for n in names]
+        sign = np.array([-1.0 if ("_roll_" in n or "_yaw_" in n) and not n[:2] in ("L_", "R_") else 1.0 for n in names])
+        q = self.joint_pos[:, src] * sign
+        p = self.object_pose.copy()
+        p[:, 1] *= -1.0
+        p[:, 4] *= -1.0  # quaternion (w, x, y, z) reflected in the x–z plane: (w, −x, y, −z)
+        p[:, 6] *= -1.0
+        return InitLibrary(q, p, {**self.meta, "mirrored": True})
+
+    def concat(self, other: "InitLibrary") -> "InitLibrary":
+        return InitLibrary(np.concatenate([self.joint_pos, other.joint_pos]), np.concatenate([self.object_pose, other.object_pose]),
+                           {**self.meta, "states_from_concat": [len(self), len(other)]})
+
+    def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        idx = rng.integers(0, len(self), n)
+        return self.joint_pos[idx].copy(), self.object_pose[idx].copy()
+
+    def save(self, path: str | Path, force: bool = False) -> Path:
+        path = Path(path)
+        if path.suffix != ".npz":
+            raise InitLibraryError(f"init library files end in .npz, got {path}")
+        if path.exists() and not force:
+            raise FileExistsError(f"{path} exists; pass --force to overwrite it")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
+        os.close(fd)
+        try:
+            with open(tmp, "wb") as f:
+                np.savez_compressed(
+                    f, joint_names=np.array(jt.joint_names()), joint_pos=self.joint_pos.astype(np.float32),
+                    object_pose=self.object_pose.astype(np.float32), meta=np.array(json.dumps(self.meta)),
+                )
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "InitLibrary":
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"init library {path} does not exist")
+        try:
+            data = np.load(path, allow_pickle=False)
+            names = [str(n) for n in data["joint_names"]]
+            joint_pos, object_pose = data["joint_pos"], data["object_pose"]
+            meta = json.loads(str(data["meta"])) if "meta" in data else {}
+        except (KeyError, ValueError, OSError) as e:
+            raise InitLibraryError(f"{path}: not an init library ({e})") from e
+        expected = jt.joint_names()
+        if names != expected:
+            missing = [n for n in expected if n not in names]
+            extra = [n for n in names if n not in expected]
+            if missing or extra:
+                raise InitLibraryError(f"{path}: joint names do not match the joint table; missing {missing}, unknown {extra}")
+            joint_pos = joint_pos[:, [names.index(n) for n in expected]]  # same joints, other order
+        return cls(joint_pos, object_pose, meta)
+
+
+def _mirror_name(name: str) -> str:
+    for a, b in (("left_", "right_"), ("right_", "left_"), ("L_", "R_"), ("R_", "L_")):
+        if name.startswith(a):
+            return b + name[len(a):]
+    raise ValueError(f"joint {name} has no side prefix")
+
+
+def default_library_path(task: str) -> Path:
+    return DATA_DIR / f"{task}.npz"
+
+
+def load_task_library(task: str, path: str | Path | None = None) -> InitLibrary | None:
+    """The library at ``path``, or the task's shipped default (None if there is none)."""
+    if path is not None:
+        return InitLibrary.load(path)
+    p = default_library_path(task)
+    return InitLibrary.load(p) if p.is_file() else None

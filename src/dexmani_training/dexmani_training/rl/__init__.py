@@ -1,0 +1,1 @@
+"""Reinforcement learning: the PPO training loop (on rsl_rl's PPO) and policy evaluation."""

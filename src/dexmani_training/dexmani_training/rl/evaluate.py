@@ -1,0 +1,187 @@
+"""Evaluate a trained specialist in simulation: per-stage success rates over N episodes, and
+optionally MP4 videos from the third-view camera.
+
+Episodes are spread evenly over the environments and each environment contributes exactly its
+quota, so short (failed, terminated) episodes are not over-counted. The policy acts
+deterministically (the mean action). Randomization is on as in training unless
+``randomize=False``; resets come from the task's nominal distribution, not from the init
+library (so task-aware init cannot flatter the result) unless ``use_init_library=True``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..tasks import TASKS, make_env
+from ..tasks.base import config_from_dict
+from .train import PPOConfig, build_algorithm, check_checkpoint
+
+
+def load_checkpoint(path: str | Path, task: str | None = None) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        d = torch.load(path, weights_only=False, map_location="cpu")
+    except Exception as e:  # torch raises many kinds on a bad file
+        raise ValueError(f"{path}: not a dexmani checkpoint ({type(e).__name__}: {e})") from e
+    if not isinstance(d, dict) or "dexmani" not in d:
+        raise ValueError(f"{path}: not a dexmani checkpoint (no 'dexmani' metadata)")
+    meta = d["dexmani"]
+    check_checkpoint(meta, task or meta["task"], path)
+    return d
+
+
+def evaluate(
+    checkpoint: str | Path,
+    task: str | None = None,
+    episodes: int = 100,
+    objects: str | None = None,
+    seed: int = 0,
+    num_envs: int | None = None,
+    randomize: bool = True,
+    use_init_library: bool = False,
+    video_dir: str | Path | None = None,
+    video_episodes: int = 3,
+    num_threads: int | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}")
+    d = load_checkpoint(checkpoint, task)
+    meta = d["dexmani"]
+    task = meta["task"]
+    cfg_cls = TASKS[task][0]
+    cfg = config_from_dict(cfg_cls, meta["task_config"], where=f"{checkpoint} task_config")
+    n = num_envs or min(episodes, 64)
+    cfg = replace(cfg, num_envs=n, init=replace(cfg.init, use_library=use_init_library))
+    if objects is not None:
+        cfg = replace(cfg, objects=objects)
+    if not randomize:
+        cfg = replace(cfg, randomization=replace(cfg.randomization, enabled=()))
+    cfg.validate()
+    torch.manual_seed(seed)
+    env = make_env(cfg, seed=seed, num_threads=num_threads)
+    if env.get_observations()["policy"].shape[1] != meta["num_policy_obs"]:
+        raise ValueError(
+            f"checkpoint {checkpoint} expects {meta['num_policy_obs']} policy observations, the task gives "
+            f"{env.get_observations()['policy'].shape[1]}"
+        )
+    ppo = config_from_dict(PPOConfig, meta.get("ppo", {}), where="checkpoint ppo")
+    alg = build_algorithm(env, ppo)
+    alg.load(d, {"actor": True}, strict=True)
+    alg.eval_mode()
+    policy = alg.get_policy()
+
+    quota = np.full(n, episodes // n)
+    quota[: episodes % n] += 1
+    counts = np.zeros(n, dtype=int)
+    records: list[dict[str, Any]] = []
+    recorder = _VideoRecorder(env, Path(video_dir), min(video_episodes, n)) if video_dir else None
+    t0 = time.perf_counter()
+    obs = env.get_observations()
+    from tqdm import tqdm
+
+    bar = tqdm(total=episodes, desc=f"eval {task}", unit="ep", disable=not progress)
+    # Map env index of each completed record: drain in step order, env ids attached below.
+    while counts.sum() < quota.sum():
+        with torch.inference_mode():
+            actions = policy(obs)
+        before = env.episode_length_buf.clone()
+        obs, _, dones, _ = env.step(actions)
+        if recorder:
+            recorder.after_step(dones.numpy(), before.numpy())
+        done_ids = np.flatnonzero(dones.numpy())
+        for rec, i in zip(env.drain_completed(), done_ids):
+            if counts[i] < quota[i]:
+                rec["env"] = int(i)
+                records.append(rec)
+                bar.update(1)
+            counts[i] += 1
+    bar.close()
+    if recorder:
+        recorder.close()
+    wall = time.perf_counter() - t0
+    env.close()
+    return summarize(task, records, meta, checkpoint, seed, cfg, wall, recorder.paths if recorder else [])
+
+
+def summarize(task, records, meta, checkpoint, seed, cfg, wall_s, videos) -> dict[str, Any]:
+    stages = TASKS[task][1].stage_names
+    out: dict[str, Any] = {
+        "task": task,
+        "checkpoint": str(checkpoint),
+        "episodes": len(records),
+        "seed": seed,
+        "objects": cfg.objects,
+        "randomization": bool(cfg.randomization.enabled),
+        "success_rate": float(np.mean([r["success"] for r in records])),
+    }
+    for s in stages:
+        if s != "success":
+            out[f"{s}_rate"] = float(np.mean([r[s] for r in records]))
+    out["mean_return"] = float(np.mean([r["return"] for r in records]))
+    for key in ("side", "direction", "object"):
+        values = sorted({r[key] for r in records if key in r})
+        if len(values) > 1 or key == "direction" and values:
+            out[f"success_rate_by_{key}"] = {
+                v: float(np.mean([r["success"] for r in records if r.get(key) == v])) for v in values
+            }
+    out["trained_iterations"] = meta.get("iteration")
+    out["trained_env_steps"] = meta.get("env_steps")
+    out["wall_s"] = round(wall_s, 2)
+    if videos:
+        out["videos"] = [str(p) for p in videos]
+    return out
+
+
+class _VideoRecorder:
+    """Third-view MP4 of the first episode of environments 0..k−1."""
+
+    def __init__(self, env, out_dir: Path, k: int, width: int = 320, height: int = 240):
+        from gr1_sim.render import SceneRenderer
+
+        self.env = env
+        self.out_dir = out_dir
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.k = k
+        self.width, self.height = width, height
+        self.renderers = {}
+        for i in range(k):
+            sc = env.sim.env_scene[i]
+            if sc not in self.renderers:
+                self.renderers[sc] = SceneRenderer(env.sim.scenes[sc])
+        self.frames: dict[int, list[np.ndarray]] = {i: [self._frame(i)] for i in range(k)}
+        self.finished: set[int] = set()
+        self.paths: list[Path] = []
+
+    def _frame(self, i: int) -> np.ndarray:
+        r = self.renderers[self.env.sim.env_scene[i]]
+        f = r.render(self.env.sim.datas[i], "third_view", self.width, self.height, rgb=True, depth=False,
+                     segmentation=False, model=self.env.sim.models[i])
+        return f.rgb
+
+    def after_step(self, dones: np.ndarray, lengths_before: np.ndarray) -> None:
+        import imageio.v2 as imageio
+
+        for i in range(self.k):
+            if i in self.finished:
+                continue
+            if dones[i]:
+                path = self.out_dir / f"{self.env.cfg.task}_env{i}.mp4"
+                fps = max(1, int(round(1.0 / self.env.dt_s)))
+                imageio.mimsave(path, self.frames.pop(i), fps=fps, macro_block_size=8)
+                self.paths.append(path)
+                self.finished.add(i)
+            else:
+                self.frames[i].append(self._frame(i))
+
+    def close(self) -> None:
+        for r in self.renderers.values():
+            r.close()

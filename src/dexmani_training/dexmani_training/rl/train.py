@@ -1,0 +1,326 @@
+"""PPO training of a task specialist: rsl_rl's PPO (asymmetric actor-critic, 3×512 ELU MLPs,
+empirical observation normalization) driven by a small loop of our own, so that a run has a
+progress bar with the success rate, TensorBoard scalars per reward term and stage, periodic
+checkpoints, a JSONL curve, and an exact ``--resume``.
+
+A run directory (``runs/<task>/<name>/``) holds:
+
+- ``config.yaml`` — the full task and training configuration, seed and command line;
+- ``model_<iteration>.pt`` checkpoints and ``latest.pt`` (policy, critic, optimizer,
+  normalizers, iteration, environment steps, wall time, all RNG states);
+- ``progress.jsonl`` — one line per iteration (env steps, wall time, success / pickup rate,
+  return, per-term returns, steps/s);
+- ``tb/`` — TensorBoard event files.
+
+Resume restores everything in ``latest.pt``; episodes that were in flight when the run was
+killed restart from a reset (the simulator state itself is not checkpointed).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import shlex
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from gr1_description import joints as jt
+
+from ..tasks import TASKS, make_env, task_config
+from ..tasks.base import TaskConfig, config_from_dict
+
+CHECKPOINT_FORMAT = 1
+
+
+class RunDirectoryError(ValueError):
+    """A run directory that cannot be used as asked (exists, or has nothing to resume)."""
+
+
+@dataclass
+class PPOConfig:
+    num_steps_per_env: int = 32
+    num_learning_epochs: int = 5
+    num_mini_batches: int = 4
+    clip_param: float = 0.2
+    gamma: float = 0.99
+    lam: float = 0.95
+    value_loss_coef: float = 1.0
+    entropy_coef: float = 0.005
+    learning_rate: float = 5e-4
+    max_grad_norm: float = 1.0
+    schedule: str = "adaptive"
+    desired_kl: float = 0.01
+    hidden_dims: tuple[int, ...] = (512, 512, 512)
+    activation: str = "elu"
+    init_noise_std: float = 0.8
+    obs_normalization: bool = True
+
+
+@dataclass
+class TrainConfig:
+    iterations: int = 1000
+    max_minutes: float | None = None  # stop after this much wall-clock training time
+    save_interval: int = 50
+    num_threads: int | None = None  # simulator threads; default all cores
+    torch_threads: int | None = None
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+
+
+def rsl_rl_config(ppo: PPOConfig) -> dict[str, Any]:
+    model = {
+        "class_name": "MLPModel", "hidden_dims": list(ppo.hidden_dims), "activation": ppo.activation,
+        "obs_normalization": ppo.obs_normalization,
+    }
+    return {
+        "num_steps_per_env": ppo.num_steps_per_env,
+        "obs_groups": {"actor": ["policy"], "critic": ["critic"]},
+        "multi_gpu": None,
+        "algorithm": {
+            "class_name": "PPO", "num_learning_epochs": ppo.num_learning_epochs, "num_mini_batches": ppo.num_mini_batches,
+            "clip_param": ppo.clip_param, "gamma": ppo.gamma, "lam": ppo.lam, "value_loss_coef": ppo.value_loss_coef,
+            "entropy_coef": ppo.entropy_coef, "learning_rate": ppo.learning_rate, "max_grad_norm": ppo.max_grad_norm,
+            "schedule": ppo.schedule, "desired_kl": ppo.desired_kl,
+        },
+        "actor": {**model, "distribution_cfg": {"class_name": "GaussianDistribution", "init_std": ppo.init_noise_std}},
+        "critic": dict(model),
+    }
+
+
+def build_algorithm(env, ppo: PPOConfig):
+    from rsl_rl.algorithms import PPO
+
+    return PPO.construct_algorithm(env.get_observations(), env, rsl_rl_config(ppo), "cpu")
+
+
+def _atomic_torch_save(obj: Any, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".pt.tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def checkpoint_metadata(cfg: TaskConfig, env) -> dict[str, Any]:
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "task": cfg.task,
+        "joint_names": jt.joint_names(),
+        "num_policy_obs": int(env.get_observations()["policy"].shape[1]),
+        "num_critic_obs": int(env.get_observations()["critic"].shape[1]),
+        "task_config": cfg.to_dict(),
+    }
+
+
+class Trainer:
+    """One training run in one run directory."""
+
+    def __init__(self, run_dir: Path, cfg: TaskConfig | None, train: TrainConfig | None, seed: int, resume: bool = False,
+                 force: bool = False, command: str | None = None, progress: bool = True):
+        self.run_dir = Path(run_dir)
+        self.progress = progress
+        latest = self.run_dir / "latest.pt"
+        if not resume and (cfg is None or train is None):
+            raise ValueError("a new run needs a task config and a train config")
+        if resume:
+            if not latest.is_file():
+                found = sorted(p.name for p in self.run_dir.glob("*.pt")) if self.run_dir.is_dir() else []
+                raise RunDirectoryError(
+                    f"cannot resume: {self.run_dir} has no latest.pt checkpoint"
+                    + (f" (found {found})" if found else " (the directory is missing or empty)")
+                )
+            saved = yaml.safe_load((self.run_dir / "config.yaml").read_text())
+            cfg = config_from_dict(TASKS[saved["task"]["task"]][0], saved["task"], where="config.yaml task")
+            train = config_from_dict(TrainConfig, saved["train"], where="config.yaml train")
+            seed = saved["seed"]
+        elif self.run_dir.exists() and any(self.run_dir.iterdir()):
+            if not force:
+                raise RunDirectoryError(f"run directory {self.run_dir} exists and is not empty; pass --force to overwrite it, or --resume")
+            for p in list(self.run_dir.glob("*.pt")) + list(self.run_dir.glob("progress.jsonl")) + list(self.run_dir.glob("tb/*")):
+                p.unlink()
+        self.cfg, self.train, self.seed = cfg, train, seed
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        torch.manual_seed(seed)
+        if train.torch_threads:
+            torch.set_num_threads(train.torch_threads)
+        self.env = make_env(cfg, seed=seed, num_threads=train.num_threads)
+        self.alg = build_algorithm(self.env, train.ppo)
+        self.iteration = 0
+        self.env_steps = 0
+        self.wall_s = 0.0
+        self.episodes: collections.deque = collections.deque(maxlen=max(200, 2 * cfg.num_envs))
+        if resume:
+            self._load(latest)
+        else:
+            doc = {"task": cfg.to_dict(), "train": _plain(asdict(train)), "seed": seed,
+                   "command": command or " ".join(shlex.quote(a) for a in sys.argv)}
+            _atomic_write_text(self.run_dir / "config.yaml", yaml.safe_dump(doc, sort_keys=False))
+
+    # --- checkpoints ------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        d = self.alg.save()
+        d.update({
+            "iter": self.iteration,
+            "dexmani": {
+                **checkpoint_metadata(self.cfg, self.env),
+                "iteration": self.iteration, "env_steps": self.env_steps, "wall_s": self.wall_s, "seed": self.seed,
+                "ppo": _plain(asdict(self.train.ppo)),
+                "learning_rate": self.alg.learning_rate,
+                "rng": {"env": self.env.rng_state(), "sim": self.env.sim.rng.bit_generator.state,
+                        "torch": torch.get_rng_state(), "numpy": np.random.get_state()},
+            },
+        })
+        return d
+
+    def save(self) -> Path:
+        state = self.state_dict()
+        path = self.run_dir / f"model_{self.iteration}.pt"
+        _atomic_torch_save(state, path)
+        _atomic_torch_save(state, self.run_dir / "latest.pt")
+        return path
+
+    def _load(self, path: Path) -> None:
+        d = torch.load(path, weights_only=False, map_location="cpu")
+        meta = d["dexmani"]
+        check_checkpoint(meta, self.cfg.task, path)
+        self.alg.load(d, None, strict=True)
+        self.alg.learning_rate = meta["learning_rate"]
+        self.iteration, self.env_steps, self.wall_s = meta["iteration"], meta["env_steps"], meta["wall_s"]
+        self.env.set_rng_state(meta["rng"]["env"])
+        self.env.sim.rng.bit_generator.state = meta["rng"]["sim"]
+        torch.set_rng_state(meta["rng"]["torch"])
+        np.random.set_state(meta["rng"]["numpy"])
+        self.env.reset()
+
+    # --- the loop ---------------------------------------------------------------------------
+    def run(self, iterations: int | None = None) -> dict[str, Any]:
+        from torch.utils.tensorboard import SummaryWriter
+        from tqdm import tqdm
+
+        target = iterations if iterations is not None else self.train.iterations
+        start_it = self.iteration
+        writer = SummaryWriter(log_dir=str(self.run_dir / "tb"), purge_step=start_it)
+        bar = tqdm(total=target, initial=min(start_it, target), desc=f"{self.cfg.task}", unit="it",
+                   disable=not self.progress, dynamic_ncols=True, file=sys.stderr)
+        obs = self.env.get_observations()
+        self.alg.train_mode()
+        t_budget = None if self.train.max_minutes is None else self.train.max_minutes * 60.0
+        summary: dict[str, Any] = {}
+        stop_reason = "iterations"
+        try:
+            while self.iteration < target:
+                if t_budget is not None and self.wall_s >= t_budget:
+                    stop_reason = "max_minutes"
+                    break
+                t0 = time.perf_counter()
+                with torch.inference_mode():
+                    for _ in range(self.train.ppo.num_steps_per_env):
+                        actions = self.alg.act(obs)
+                        obs, rewards, dones, extras = self.env.step(actions)
+                        self.alg.process_env_step(obs, rewards, dones, extras)
+                    self.alg.compute_returns(obs)
+                t1 = time.perf_counter()
+                losses = self.alg.update()
+                t2 = time.perf_counter()
+                self.iteration += 1
+                steps = self.train.ppo.num_steps_per_env * self.env.num_envs
+                self.env_steps += steps
+                self.wall_s += t2 - t0
+                self.episodes.extend(self.env.drain_completed())
+                summary = self._log(writer, losses, steps, t1 - t0, t2 - t1)
+                bar.update(1)
+                bar.set_postfix_str(
+                    f"success {summary['success_rate']:.2f} pickup {summary.get('pickup_rate', 0):.2f} "
+                    f"return {summary['return']:.2f} {summary['steps_per_s']:.0f} steps/s"
+                )
+                if self.iteration % self.train.save_interval == 0:
+                    self.save()
+        finally:
+            bar.close()
+            self.save()
+            writer.close()
+        summary.update({"iteration": self.iteration, "env_steps": self.env_steps, "wall_s": self.wall_s, "stop": stop_reason,
+                        "run_dir": str(self.run_dir)})
+        return summary
+
+    def _log(self, writer, losses: dict[str, float], steps: int, collect_s: float, learn_s: float) -> dict[str, Any]:
+        eps = list(self.episodes)
+        stages = self.env.stage_names
+        row: dict[str, Any] = {"iteration": self.iteration, "env_steps": self.env_steps, "wall_s": round(self.wall_s, 3)}
+        if eps:
+            for s in stages:
+                row[f"{s}_rate"] = float(np.mean([e[s] for e in eps]))
+            row["return"] = float(np.mean([e["return"] for e in eps]))
+            for term in eps[-1]["terms"]:
+                row[f"term/{term}"] = float(np.mean([e["terms"].get(term, 0.0) for e in eps]))
+            row["episode_length"] = float(np.mean([e["length"] for e in eps]))
+        else:
+            row.update({f"{s}_rate": 0.0 for s in stages})
+            row["return"] = 0.0
+        row["steps_per_s"] = steps / max(collect_s + learn_s, 1e-9)
+        row["collect_s"], row["learn_s"] = collect_s, learn_s
+        row["learning_rate"] = self.alg.learning_rate
+        row["action_std"] = float(self.alg.get_policy().output_std.detach().mean())
+        for k, v in losses.items():
+            row[f"loss/{k}"] = float(v)
+        for k, v in row.items():
+            if k not in ("iteration",) and isinstance(v, (int, float)):
+                writer.add_scalar(k if "/" in k else f"train/{k}", v, self.iteration)
+        with open(self.run_dir / "progress.jsonl", "a") as f:
+            f.write(json.dumps(row) + "\n")
+        return row
+
+
+def check_checkpoint(meta: dict[str, Any], task: str, path: Path | str) -> None:
+    """Refuse a checkpoint made for another task or another joint table."""
+    if meta.get("task") != task:
+        raise ValueError(f"checkpoint {path} was trained for task {meta.get('task')!r}, not {task!r}")
+    names = meta.get("joint_names")
+    if names != jt.joint_names():
+        expected = jt.joint_names()
+        diff = [f"{a}≠{b}" for a, b in zip(names or [], expected) if a != b]
+        raise ValueError(
+            f"checkpoint {path} was trained with another joint table ({len(names or [])} joints; "
+            f"differences: {diff[:5] or 'length'}); expected the {len(expected)} joints of gr1_description"
+        )
+
+
+def _plain(x):
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    return x
+
+
+def default_run_dir(task: str, name: str | None, root: Path = Path("runs")) -> Path:
+    return root / task / (name or time.strftime("%Y%m%d-%H%M%S"))
+
+
+def make_task_config(task: str, config_file: Path | None, overrides: dict[str, Any]) -> TaskConfig:
+    data: dict[str, Any] = {}
+    if config_file is not None:
+        if not Path(config_file).is_file():
+            raise FileNotFoundError(f"task config {config_file} does not exist")
+        data = yaml.safe_load(Path(config_file).read_text()) or {}
+        data = data.get("task", data)
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    return task_config(task, data)

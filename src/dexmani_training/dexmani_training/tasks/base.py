@@ -1,0 +1,515 @@
+"""The manipulation environment every task builds on: a :class:`gr1_sim.BatchedSim` plus
+actions, observations, domain randomization, task-aware initialization, episode bookkeeping
+and per-stage success statistics. It speaks rsl_rl's ``VecEnv`` protocol (torch in, torch out).
+
+A task subclass says where objects and goals go (``sample_nominal_object``, ``sample_goals``),
+which hand uses which stickers, how the reward is made (``compute_rewards``), and what counts
+as each stage of success (``update_stages``).
+
+Actions (26, canonical joint order, each in [−1, 1] after clipping):
+
+- arm joints: *relative* — the target moves by ``arm_action_scale_rad`` × a per control step
+  (1 rad/s at the defaults), which keeps exploration smooth for 7-DoF arms;
+- hand joints: *absolute* — a = −1 fully open, +1 fully closed (the normalized hand target of
+  the paper's generalist), so a hand can close within one step when a grasp is ready.
+
+Observations (rsl_rl obs groups):
+
+- ``policy`` (the actor): joint positions relative to the default pose (26, noised), the
+  object position in the robot base frame (3, noised), the goal in the base frame (3) and the
+  previous action (26, the policy's own output). With the frame-lag term, an environment
+  may see the previous step's ``policy`` observation.
+- ``critic`` (privileged, noiseless): the same plus joint velocities (26), the 8 fingertip
+  positions (24, base frame), object orientation (4) and linear / angular velocity (6), the
+  randomization scales (6: mass, object friction, size, hand friction, kp, kd), episode
+  progress (1) and the task's own extras (active hand, stage).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
+from typing import Any
+
+import mujoco
+import numpy as np
+import torch
+from tensordict import TensorDict
+
+from gr1_description import joints as jt
+from gr1_description.physics import PhysicsParams
+from gr1_sim.batch import BatchedSim
+from gr1_sim.objects import OBJECT_GROUPS, ObjectSpec, object_group
+from gr1_sim.scene import CATEGORY_LEFT_HAND, CATEGORY_RIGHT_HAND, build_scene, scene_config
+
+from .randomization import EnvRandomization, ModelRandomizer, RandomizationConfig, force_update, random_rotation_quat
+from .stickers import make_stickers, pad_sticker_sets
+
+LEFT, RIGHT = 0, 1
+
+
+def _arm_mask() -> np.ndarray:
+    names = jt.joint_names()
+    return np.array([("shoulder" in n or "elbow" in n or "wrist" in n) for n in names])
+
+
+def _side_mask(side: int) -> np.ndarray:
+    prefix = ("left_", "L_") if side == LEFT else ("right_", "R_")
+    return np.array([n.startswith(prefix) for n in jt.joint_names()])
+
+
+def ready_pose() -> np.ndarray:
+    """The default pose: forearms forward and slightly down, palms turned down (wrist yaw
+    ±1.5 rad) and tilted inward, hands open ~5–15 cm above a 0.82 m table — a pre-grasp pose
+    for grasps from above."""
+    q = np.zeros(jt.NUM_CONTROLLED)
+    names = jt.joint_names()
+    for side, mirror in (("left", 1.0), ("right", -1.0)):
+        q[names.index(f"{side}_shoulder_pitch_joint")] = -0.1
+        q[names.index(f"{side}_shoulder_roll_joint")] = 0.1 * mirror
+        q[names.index(f"{side}_elbow_pitch_joint")] = -1.25
+        q[names.index(f"{side}_wrist_yaw_joint")] = -1.5 * mirror
+        q[names.index(f"{side}_wrist_roll_joint")] = -0.5 * mirror
+    return np.clip(q, jt.lower_limits(), jt.upper_limits())
+
+
+@dataclass
+class ActionConfig:
+    arm_action_scale_rad: float = 0.05  # per control step, at a = 1
+    hand_mode: str = "absolute"  # absolute | relative
+    hand_action_scale_rad: float = 0.2  # per step, only for hand_mode relative
+
+
+@dataclass
+class RewardConfig:
+    contact_alpha: float = 40.0  # α, 1/m, left hand
+    contact_beta: float = 40.0  # β, 1/m, right hand
+    contact_weight: float = 1.0
+    goal_weight: float = 10.0  # per metre of object–goal distance
+    lift_weight: float = 20.0  # per metre of lift above the resting height, capped at lift_cap_m
+    lift_cap_m: float = 0.1
+    success_bonus: float = 2.0  # per step while the success condition holds
+    stage_bonus_scale: float = 5.0  # handover: paid once per stage, × the stage number
+    action_rate_weight: float = 0.01
+    sticker_points_per_side: int = 3
+    sticker_spread: float = 0.5
+
+
+@dataclass
+class InitConfig:
+    library: str | None = None  # path of an init-state library (.npz); None: the task's default
+    probability: float = 0.5  # fraction of resets drawn from the library
+    use_library: bool = True
+
+
+@dataclass
+class TaskConfig:
+    """Settings shared by every task. Units: metres, seconds, radians."""
+
+    task: str = "grasp_and_reach"
+    scene: str = "tabletop"
+    objects: str = "cube_5cm"  # an object group (see `dexmani sim list`) or one object name
+    num_envs: int = 64
+    episode_length_s: float = 4.0
+    control_decimation: int = 10  # physics steps (5 ms) per control step: 20 Hz
+    success_distance_m: float = 0.05
+    pickup_height_m: float = 0.05
+    success_hold_steps: int = 5
+    drop_below_table_m: float = 0.05  # terminate when the object falls this far below the table top
+    physics: str | None = None  # physics YAML (e.g. autotune's tuned.yaml)
+    action: ActionConfig = field(default_factory=ActionConfig)
+    reward: RewardConfig = field(default_factory=RewardConfig)
+    randomization: RandomizationConfig = field(default_factory=RandomizationConfig)
+    init: InitConfig = field(default_factory=InitConfig)
+
+    def validate(self) -> None:
+        if self.num_envs < 1:
+            raise ValueError(f"num_envs must be >= 1, got {self.num_envs}")
+        if self.episode_length_s <= 0:
+            raise ValueError(f"episode_length_s must be > 0, got {self.episode_length_s}")
+        if self.action.hand_mode not in ("absolute", "relative"):
+            raise ValueError(f"action.hand_mode must be 'absolute' or 'relative', got {self.action.hand_mode!r}")
+        if not 0.0 <= self.init.probability <= 1.0:
+            raise ValueError(f"init.probability must be in [0, 1], got {self.init.probability}")
+        self.randomization.validate()
+        try:
+            object_group(self.objects)
+        except KeyError:
+            raise ValueError(
+                f"unknown object group {self.objects!r}; valid groups: {sorted(OBJECT_GROUPS)}, or an object name"
+            ) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(asdict(self))
+
+
+def _plain(x):
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    return x
+
+
+def config_from_dict(cls, data: dict[str, Any], base=None, where: str = "config"):
+    """Build dataclass ``cls`` from ``data`` over ``base`` (its defaults), recursively; unknown
+    keys raise an error naming them."""
+    base = base if base is not None else cls()
+    names = {f.name: f for f in fields(cls)}
+    unknown = [k for k in data if k not in names]
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {unknown}; known: {sorted(names)}")
+    out = {}
+    for k, v in data.items():
+        current = getattr(base, k)
+        if is_dataclass(current):
+            out[k] = config_from_dict(type(current), v or {}, current, f"{where}.{k}")
+        elif isinstance(v, list):
+            out[k] = tuple(v)
+        else:
+            out[k] = v
+    return replace(base, **out)
+
+
+class ManipulationEnv:
+    """Batched task environment (rsl_rl ``VecEnv``)."""
+
+    #: extra critic features a task adds (its ``task_critic_features`` width)
+    num_task_critic_features = 0
+    #: stage names in order; the task's ``update_stages`` sets ``self.stage_reached[name]``
+    stage_names: tuple[str, ...] = ("contact", "pickup", "success")
+
+    def __init__(self, cfg: TaskConfig, seed: int = 0, num_threads: int | None = None, init_library=None):
+        cfg.validate()
+        self.cfg = cfg
+        self.device = "cpu"
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+        physics = PhysicsParams.load(cfg.physics) if cfg.physics else None
+        self.object_specs: tuple[ObjectSpec, ...] = object_group(cfg.objects)
+        scenes = [
+            build_scene(scene_config(cfg.scene, object=o.name, control_decimation=cfg.control_decimation), physics)
+            for o in self.object_specs
+        ]
+        self.sim = BatchedSim(scenes, cfg.num_envs, seed=seed, num_threads=num_threads)
+        self.scene = self.sim.scene
+        self.num_envs = cfg.num_envs
+        self.num_actions = jt.NUM_CONTROLLED
+        self.dt_s = self.sim.control_dt_s
+        self.max_episode_length = int(round(cfg.episode_length_s / self.dt_s))
+        self.episode_length_buf = torch.zeros(self.num_envs, dtype=torch.long)
+        self.base_pos = self.scene.base_pos_m
+        self.table_top_z = self.scene.config.table_height_m
+        self.default_pose = ready_pose()
+        self.lower, self.upper = jt.lower_limits(), jt.upper_limits()
+        self.arm_mask = _arm_mask()
+        self.side_masks = np.stack([_side_mask(LEFT), _side_mask(RIGHT)])
+        self.env_object = [self.object_specs[k] for k in self.sim.env_scene]
+        self.nominal_mass = np.array([o.nominal_mass_kg for o in self.env_object])
+
+        # Per-env model randomizers (pristine values captured once).
+        cams = list(self.scene.camera_ids.values())
+        self.randomizers = []
+        for i, m in enumerate(self.sim.models):
+            sc = self.sim.scenes[self.sim.env_scene[i]]
+            hand = np.flatnonzero(np.isin(sc.geom_category, (CATEGORY_LEFT_HAND, CATEGORY_RIGHT_HAND)))
+            self.randomizers.append(ModelRandomizer(m, sc.object_body_id, hand, sc.actuator_ids, cams))
+        self.dr = EnvRandomization.nominal(self.num_envs, self.nominal_mass, np.array([o.nominal_friction for o in self.env_object]))
+
+        # Stickers per scene (object frame, nominal size), padded to one array.
+        r = cfg.reward
+        self.sticker_patterns = self.sticker_patterns_for()
+        sets = [make_stickers(o, self.sticker_patterns[side], r.sticker_points_per_side, r.sticker_spread)
+                for side in (LEFT, RIGHT) for o in self.object_specs]
+        padded = pad_sticker_sets(sets)  # one size for both hands and all objects
+        n_obj = len(self.object_specs)
+        self.stickers_local = [padded[side * n_obj : (side + 1) * n_obj][self.sim.env_scene] for side in (LEFT, RIGHT)]
+
+        # Task-aware initialization.
+        self.init_library = init_library if init_library is not None else self.load_default_library()
+
+        n = self.num_envs
+        self.goal = np.zeros((n, 3))
+        self.object_rest_z = np.zeros(n)
+        self.targets = np.tile(self.default_pose, (n, 1))
+        self.last_action = np.zeros((n, self.num_actions))
+        self.applied_action = np.zeros((n, self.num_actions))
+        self.active_side = np.full(n, RIGHT)
+        self.success_streak = np.zeros(n, dtype=int)
+        self.stage_reached = {s: np.zeros(n, dtype=bool) for s in self.stage_names}
+        self.episode_sums: dict[str, np.ndarray] = {}
+        self.from_library = np.zeros(n, dtype=bool)
+        self._policy_obs_prev: np.ndarray | None = None
+        self.completed: list[dict[str, Any]] = []  # finished-episode records since last drain
+        self.cfg_dict = cfg.to_dict()
+        self.reset()
+
+    # --- hooks for tasks ----------------------------------------------------------------------
+    def sticker_patterns_for(self) -> tuple[str, str]:
+        return ("all_side_centres", "all_side_centres")
+
+    def load_default_library(self):
+        from ..init_library import load_task_library
+
+        if not self.cfg.init.use_library or self.cfg.init.probability <= 0:
+            return None
+        return load_task_library(self.cfg.task, self.cfg.init.library)
+
+    def sample_nominal_object(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Object centre xy (k×2, world) and yaw (k,) before randomization."""
+        raise NotImplementedError
+
+    def sample_goals(self, ids: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def on_reset(self, ids: np.ndarray) -> None:
+        """Task state after the physics reset (active hand, stage, ...)."""
+
+    def compute_rewards(self, state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def update_stages(self, state: dict[str, np.ndarray]) -> np.ndarray:
+        """Update ``self.stage_reached`` and return this step's success condition (N,)."""
+        raise NotImplementedError
+
+    def task_critic_features(self) -> np.ndarray:
+        return np.zeros((self.num_envs, 0))
+
+    def action_mask(self) -> np.ndarray | None:
+        """Joints (N×26 bool) whose actions are ignored (held at the default pose)."""
+        return None
+
+    # --- reset ------------------------------------------------------------------------------
+    def reset(self, env_ids: np.ndarray | None = None) -> None:
+        ids = np.arange(self.num_envs) if env_ids is None else np.asarray(env_ids, dtype=int)
+        if ids.size == 0:
+            return
+        k = ids.size
+        rc = self.cfg.randomization
+        rng = self.rng
+        # Reset-time model randomization.
+        for i in ids:
+            o = self.env_object[i]
+            mass_range = rc.object_mass_kg or o.mass_range_kg
+            self.dr.mass_kg[i] = rng.uniform(*mass_range) if rc.on("object_mass") else o.nominal_mass_kg
+            self.dr.object_friction[i] = rng.uniform(*rc.object_friction) if rc.on("object_friction") else o.nominal_friction
+            self.dr.object_scale[i] = rng.uniform(*rc.object_scale) if rc.on("object_scale") else 1.0
+            self.dr.hand_friction[i] = rng.uniform(*rc.hand_friction) if rc.on("hand_friction") else self.scene.config.model.hand_friction
+            self.dr.p_gain_scale[i] = rng.uniform(*rc.p_gain_scale) if rc.on("p_gain") else 1.0
+            self.dr.d_gain_scale[i] = rng.uniform(*rc.d_gain_scale) if rc.on("d_gain") else 1.0
+            ncam = len(self.randomizers[i].cameras)
+            cam_pos = rng.uniform(-rc.camera_position_m, rc.camera_position_m, (ncam, 3)) if rc.on("camera_position") else np.zeros((ncam, 3))
+            cam_rot = np.array([random_rotation_quat(rng, rc.camera_rotation_rad) if rc.on("camera_rotation") else [1.0, 0, 0, 0] for _ in range(ncam)])
+            cam_fov = rng.uniform(-rc.camera_fov_rad, rc.camera_fov_rad, ncam) if rc.on("camera_fov") else np.zeros(ncam)
+            self.randomizers[i].apply(
+                self.sim.models[i], scale=self.dr.object_scale[i], mass_kg=self.dr.mass_kg[i],
+                object_friction=self.dr.object_friction[i], hand_friction=self.dr.hand_friction[i],
+                p_scale=self.dr.p_gain_scale[i], d_scale=self.dr.d_gain_scale[i],
+                cam_pos_offset=cam_pos, cam_rot=cam_rot, cam_fov_delta=cam_fov,
+            )
+        self.dr.force_n[ids] = 0.0
+
+        # Initial state: the task's nominal placement, or a library state.
+        joint_pos = np.tile(self.default_pose, (k, 1))
+        xy, yaw = self.sample_nominal_object(ids)
+        half_h = np.array([self.env_object[i].half_height_m(self.dr.object_scale[i]) for i in ids])
+        pos = np.concatenate([xy, (self.table_top_z + half_h + 0.002)[:, None]], axis=1)
+        quat_base = np.tile([1.0, 0.0, 0.0, 0.0], (k, 1))
+        from_lib = np.zeros(k, dtype=bool)
+        if self.init_library is not None and self.cfg.init.use_library:
+            from_lib = rng.random(k) < self.cfg.init.probability
+            if from_lib.any():
+                jp, op = self.init_library.sample(int(from_lib.sum()), rng)
+                joint_pos[from_lib] = jp
+                pos[from_lib] = op[:, :3]
+                quat_base[from_lib] = op[:, 3:7]
+                yaw[from_lib] = 0.0
+        # Position and yaw jitter apply to nominal placements only: a library state may have
+        # the object in the hand, and moving it would put it inside the fingers.
+        nominal = ~from_lib
+        if rc.on("object_position"):
+            pos[nominal, :2] += rng.uniform(*rc.object_position_m, (int(nominal.sum()), 2))
+        if rc.on("object_yaw"):
+            yaw[nominal] = yaw[nominal] + rng.uniform(*rc.object_yaw_rad, int(nominal.sum()))
+        quat = np.zeros((k, 4))
+        for r in range(k):
+            qz = np.array([np.cos(yaw[r] / 2), 0.0, 0.0, np.sin(yaw[r] / 2)])
+            mujoco.mju_mulQuat(quat[r], qz, quat_base[r])
+        self.sim.reset(ids, joint_pos=joint_pos, object_pose=np.concatenate([pos, quat], axis=1))
+        for i in ids:
+            self.sim.datas[i].xfrc_applied[:] = 0.0
+
+        self.from_library[ids] = from_lib
+        self.object_rest_z[ids] = self.table_top_z + half_h
+        self.targets[ids] = joint_pos
+        self.last_action[ids] = 0.0
+        self.applied_action[ids] = 0.0
+        self.success_streak[ids] = 0
+        for s in self.stage_reached.values():
+            s[ids] = False
+        for v in self.episode_sums.values():
+            v[ids] = 0.0
+        self.episode_length_buf[torch.as_tensor(ids)] = 0
+        self.goal[ids] = self.sample_goals(ids)
+        self.on_reset(ids)
+        if self._policy_obs_prev is not None:
+            self._policy_obs_prev[ids] = self._policy_obs(ids)
+
+    # --- stepping -----------------------------------------------------------------------------
+    def _actions_to_targets(self, a: np.ndarray) -> np.ndarray:
+        ac = self.cfg.action
+        targets = self.targets.copy()
+        arm = self.arm_mask
+        targets[:, arm] += ac.arm_action_scale_rad * a[:, arm]
+        hand = ~arm
+        if ac.hand_mode == "absolute":
+            # −1 open (joint value nearest 0), +1 closed (the limit farthest from 0).
+            lo, hi = self.lower[hand], self.upper[hand]
+            open_q = np.where(np.abs(lo) < np.abs(hi), lo, hi)
+            closed_q = np.where(np.abs(lo) < np.abs(hi), hi, lo)
+            targets[:, hand] = open_q + (a[:, hand] + 1.0) / 2.0 * (closed_q - open_q)
+        else:
+            targets[:, hand] += ac.hand_action_scale_rad * a[:, hand]
+        mask = self.action_mask()
+        if mask is not None:
+            targets[mask] = np.broadcast_to(self.default_pose, targets.shape)[mask]
+        return np.clip(targets, self.lower, self.upper)
+
+    def step(self, actions: torch.Tensor):
+        rc = self.cfg.randomization
+        a = np.clip(np.asarray(actions.detach().cpu().numpy(), dtype=float), -1.0, 1.0)
+        if rc.on("action_noise") and rc.action_noise > 0:
+            a = np.clip(a + self.rng.normal(0.0, rc.action_noise, a.shape), -1.0, 1.0)
+        if rc.on("action_lag") and rc.action_lag_probability > 0:
+            lag = self.rng.random(self.num_envs) < rc.action_lag_probability
+            a[lag] = self.applied_action[lag]
+        policy_action = np.clip(np.asarray(actions.detach().cpu().numpy(), dtype=float), -1.0, 1.0)
+        self.targets = self._actions_to_targets(a)
+        if rc.on("random_force"):
+            self.dr.force_n = force_update(self.dr.force_n, self.dr.mass_kg, self.rng, rc, self.dt_s)
+            for i, d in enumerate(self.sim.datas):
+                d.xfrc_applied[self.randomizers[i].object_body, :3] = self.dr.force_n[i]
+        self.sim.step(self.targets)
+        self.episode_length_buf += 1
+
+        state = self._state()
+        success_now = self.update_stages(state)
+        self.success_streak = np.where(success_now, self.success_streak + 1, 0)
+        self.stage_reached["success"] |= self.success_streak >= self.cfg.success_hold_steps
+        state["success_now"] = success_now
+        terms = self.compute_rewards(state)
+        terms["action_rate"] = -self.cfg.reward.action_rate_weight * np.sum((policy_action - self.last_action) ** 2, axis=1)
+        reward = np.sum(list(terms.values()), axis=0) * self.dt_s
+        for name, v in terms.items():
+            self.episode_sums.setdefault(name, np.zeros(self.num_envs))
+            self.episode_sums[name] += v * self.dt_s
+        self.last_action = policy_action
+        self.applied_action = a
+
+        terminated = self.terminated(state)
+        time_out = self.episode_length_buf.numpy() >= self.max_episode_length
+        done = terminated | time_out
+        done_ids = np.flatnonzero(done)
+        if done_ids.size:
+            self._record_episodes(done_ids)
+            self.reset(done_ids)
+        obs = self.get_observations()
+        extras = {"time_outs": torch.as_tensor(time_out & ~terminated), "log": {}}
+        return obs, torch.as_tensor(reward, dtype=torch.float32), torch.as_tensor(done), extras
+
+    def terminated(self, state: dict[str, np.ndarray]) -> np.ndarray:
+        """The object fell off the table or was thrown away from the workspace."""
+        pos = state["object_pos"]
+        below = pos[:, 2] < self.table_top_z - self.cfg.drop_below_table_m
+        far = np.linalg.norm(pos[:, :2] - self.base_pos[:2], axis=1) > 1.0
+        return below | far
+
+    def _record_episodes(self, ids: np.ndarray) -> None:
+        for i in ids:
+            rec = {s: bool(self.stage_reached[s][i]) for s in self.stage_names}
+            rec["return"] = float(sum(v[i] for v in self.episode_sums.values()))
+            rec["terms"] = {k: float(v[i]) for k, v in self.episode_sums.items()}
+            rec["length"] = int(self.episode_length_buf[i])
+            rec["from_library"] = bool(self.from_library[i])
+            rec["object"] = self.env_object[i].name
+            rec.update(self.episode_record_extras(i))
+            self.completed.append(rec)
+
+    def episode_record_extras(self, i: int) -> dict[str, Any]:
+        return {}
+
+    def drain_completed(self) -> list[dict[str, Any]]:
+        out, self.completed = self.completed, []
+        return out
+
+    # --- state and observations -----------------------------------------------------------
+    def _state(self) -> dict[str, np.ndarray]:
+        pose = self.sim.object_pose()
+        contacts = self.sim.contacts()
+        return {
+            "object_pos": pose[:, :3].copy(),
+            "object_quat": pose[:, 3:7].copy(),
+            "fingertips": self.sim.fingertip_pos().copy(),  # N×2×4×3
+            "contact_left": contacts[:, 0],
+            "contact_right": contacts[:, 1],
+            "contact_table": contacts[:, 2],
+            "object_height": pose[:, 2] - self.object_rest_z,
+        }
+
+    def _policy_obs(self, ids: np.ndarray | None = None) -> np.ndarray:
+        ids = np.arange(self.num_envs) if ids is None else ids
+        rc = self.cfg.randomization
+        k = ids.size
+        q = self.sim.joint_pos()[ids] - self.default_pose
+        if rc.on("joint_position_noise") and rc.joint_position_noise_rad > 0:
+            q = q + self.rng.normal(0.0, rc.joint_position_noise_rad, q.shape)
+        obj = self.sim.object_pose()[ids, :3] - self.base_pos
+        if rc.on("object_position_noise") and rc.object_position_noise_m > 0:
+            obj = obj + self.rng.uniform(-rc.object_position_noise_m, rc.object_position_noise_m, (k, 3))
+        goal = self.goal[ids] - self.base_pos
+        return np.concatenate([q, obj, goal, self.last_action[ids]], axis=1)
+
+    def _critic_obs(self) -> np.ndarray:
+        pose = self.sim.object_pose()
+        tips = (self.sim.fingertip_pos() - self.base_pos).reshape(self.num_envs, -1)
+        progress = (self.episode_length_buf.numpy() / self.max_episode_length)[:, None]
+        return np.concatenate([
+            self.sim.joint_pos() - self.default_pose, pose[:, :3] - self.base_pos, self.goal - self.base_pos,
+            self.last_action, 0.1 * self.sim.joint_vel(), tips, pose[:, 3:7], self.sim.object_vel(),
+            self.dr.critic_features(self.nominal_mass), progress, self.task_critic_features(),
+        ], axis=1)
+
+    def get_observations(self) -> TensorDict:
+        policy = self._policy_obs()
+        rc = self.cfg.randomization
+        if rc.on("frame_lag") and rc.frame_lag_probability > 0 and self._policy_obs_prev is not None:
+            lag = self.rng.random(self.num_envs) < rc.frame_lag_probability
+            shown = np.where(lag[:, None], self._policy_obs_prev, policy)
+        else:
+            shown = policy
+        self._policy_obs_prev = policy
+        return TensorDict(
+            {"policy": torch.as_tensor(shown, dtype=torch.float32), "critic": torch.as_tensor(self._critic_obs(), dtype=torch.float32)},
+            batch_size=[self.num_envs],
+        )
+
+    # --- checkpoint metadata and RNG state ------------------------------------------------
+    def rng_state(self) -> dict[str, Any]:
+        return copy.deepcopy(self.rng.bit_generator.state)
+
+    def set_rng_state(self, state: dict[str, Any]) -> None:
+        self.rng.bit_generator.state = state
+
+    def close(self) -> None:
+        self.sim.close()
+
+    # --- helpers for tasks ----------------------------------------------------------------
+    def palm_pos(self) -> np.ndarray:
+        """Mean fingertip position per hand (N×2×3), a cheap stand-in for the grasp centre."""
+        return self.sim.fingertip_pos().mean(axis=2)
+
+    def stickers_world(self, side: int) -> np.ndarray:
+        from .rewards import stickers_world
+
+        return stickers_world(self.sim.object_pose(), self.stickers_local[side] * self.dr.object_scale[:, None, None])
+

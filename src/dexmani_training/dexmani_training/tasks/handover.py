@@ -1,0 +1,159 @@
+"""Bimanual handover: hand A grasps the object on its side of the table and hands it to hand
+B, which cannot reach it where it starts; both directions (``right_to_left``: A is the right
+hand; ``left_to_right``: A is the left hand), drawn per episode.
+
+Four stages, in order (a stage counts only after the previous one):
+  1 contact_a     — hand A touches the object;
+  2 intermediate  — the object is within 5 cm of the intermediate goal (near the midline,
+                    lifted) while hand A holds it (touching it, the object off the table);
+  3 contact_b     — hand B touches the object;
+  4 success       — the object is within 5 cm of the final goal on B's side, touched by hand B
+                    and off the table, for 5 consecutive control steps.
+
+The stage variable a ∈ {0, 1} (a = 1 from stage 2 on) switches the active terms, as in the
+paper: r = (1−a)·(r_contact(A) + r_goal(intermediate)) + a·(r_contact(B) + r_goal(final)),
+plus a bonus paid once when stage k is first reached, ``stage_bonus_scale · k``, a lift
+shaping term while A holds the object in stage a = 0, and the small action-rate penalty.
+Hand A's stickers are on the object's sides, hand B's on its top and bottom (B takes the
+object over A's fingers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .base import LEFT, RIGHT, ManipulationEnv, TaskConfig
+from .rewards import contact_sticker_reward, object_goal_reward, stage_bonus
+
+DIRECTIONS = ("right_to_left", "left_to_right")
+
+
+@dataclass
+class HandoverConfig(TaskConfig):
+    task: str = "handover"
+    scene: str = "handover"
+    objects: str = "cylinder_r3_h10cm"
+    episode_length_s: float = 8.0
+    directions: tuple[str, ...] = DIRECTIONS
+    object_x_m: tuple[float, float] = (0.30, 0.36)
+    object_abs_y_m: tuple[float, float] = (0.24, 0.30)  # on hand A's side
+    intermediate_abs_y_m: float = 0.06  # on A's side of the midline
+    intermediate_height_m: float = 0.15
+    final_abs_y_m: float = 0.20  # on B's side
+    final_height_m: float = 0.12
+    sticker_pattern_a: str = "all_side_centres"
+    sticker_pattern_b: str = "top_bottom_centres"
+
+    def validate(self) -> None:
+        super().validate()
+        bad = [d for d in self.directions if d not in DIRECTIONS]
+        if bad or not self.directions:
+            raise ValueError(f"directions must be a non-empty subset of {list(DIRECTIONS)}, got {list(self.directions)}")
+
+
+class Handover(ManipulationEnv):
+    cfg: HandoverConfig
+    stage_names = ("contact_a", "intermediate", "contact_b", "success")
+    num_task_critic_features = 2 + 5
+
+    def __init__(self, *args, **kwargs):
+        self.hand_a = None
+        super().__init__(*args, **kwargs)
+
+    def sticker_patterns_for(self):
+        # Per-side sets are swapped per episode by direction: index 0 = pattern A, 1 = pattern B.
+        return (self.cfg.sticker_pattern_a, self.cfg.sticker_pattern_b)
+
+    def _ensure_state(self):
+        if self.hand_a is None:
+            n = self.num_envs
+            self.hand_a = np.full(n, RIGHT)
+            self.stage = np.zeros(n, dtype=int)
+            self.intermediate_goal = np.zeros((n, 3))
+            self.final_goal = np.zeros((n, 3))
+
+    def sample_nominal_object(self, ids):
+        self._ensure_state()
+        k = ids.size
+        dirs = self.rng.choice(len(self.cfg.directions), k)
+        self.hand_a[ids] = np.array([RIGHT if self.cfg.directions[d] == "right_to_left" else LEFT for d in dirs])
+        sign_a = np.where(self.hand_a[ids] == LEFT, 1.0, -1.0)
+        x = self.rng.uniform(*self.cfg.object_x_m, k)
+        y = sign_a * self.rng.uniform(*self.cfg.object_abs_y_m, k)
+        return np.stack([x, y], axis=1), np.zeros(k)
+
+    def sample_goals(self, ids):
+        c = self.cfg
+        sign_a = np.where(self.hand_a[ids] == LEFT, 1.0, -1.0)
+        pos = self.sim.object_pose()[ids, :3]
+        rest = self.object_rest_z[ids]
+        self.intermediate_goal[ids] = np.stack([pos[:, 0], sign_a * c.intermediate_abs_y_m, rest + c.intermediate_height_m], axis=1)
+        self.final_goal[ids] = np.stack([pos[:, 0], -sign_a * c.final_abs_y_m, rest + c.final_height_m], axis=1)
+        return self.intermediate_goal[ids]
+
+    def on_reset(self, ids):
+        self.stage[ids] = 0
+        # With a library state the hand that starts nearer the object is hand A.
+        lib = ids[self.from_library[ids]]
+        if lib.size:
+            d = np.linalg.norm(self.palm_pos()[lib] - self.sim.object_pose()[lib, None, :3], axis=2)
+            self.hand_a[lib] = np.where(d[:, LEFT] < d[:, RIGHT], LEFT, RIGHT)
+            sign_a = np.where(self.hand_a[lib] == LEFT, 1.0, -1.0)
+            self.intermediate_goal[lib, 1] = sign_a * self.cfg.intermediate_abs_y_m
+            self.final_goal[lib, 1] = -sign_a * self.cfg.final_abs_y_m
+            self.goal[lib] = self.intermediate_goal[lib]
+
+    def _touch(self, state, hand):
+        return np.where(hand == LEFT, state["contact_left"], state["contact_right"])
+
+    def update_stages(self, state):
+        c = self.cfg
+        touch_a = self._touch(state, self.hand_a)
+        touch_b = self._touch(state, 1 - self.hand_a)
+        off_table = ~state["contact_table"]
+        pos = state["object_pos"]
+        self._old_stage = self.stage.copy()
+        s = self.stage
+        s = np.where((s == 0) & touch_a, 1, s)
+        at_mid = np.linalg.norm(pos - self.intermediate_goal, axis=1) <= c.success_distance_m
+        s = np.where((s == 1) & at_mid & touch_a & off_table, 2, s)
+        s = np.where((s == 2) & touch_b, 3, s)
+        self.stage = s
+        for k, name in enumerate(("contact_a", "intermediate", "contact_b"), start=1):
+            self.stage_reached[name] |= s >= k
+        # From stage 2 on, the goal is the final one.
+        self.goal = np.where((s >= 2)[:, None], self.final_goal, self.intermediate_goal)
+        state["held_a"] = touch_a & off_table
+        at_final = np.linalg.norm(pos - self.final_goal, axis=1) <= c.success_distance_m
+        return (s >= 3) & at_final & touch_b & off_table
+
+    def compute_rewards(self, state):
+        r = self.cfg.reward
+        self.stage = np.where(self.stage_reached["success"], 4, self.stage)
+        a = (self.stage >= 2).astype(float)
+        tips = state["fingertips"]
+        a_is_left = self.hand_a == LEFT
+        # Pattern A on hand A's side, pattern B on hand B's side.
+        st_a, st_b = self.stickers_world(LEFT), self.stickers_world(RIGHT)
+        st_left = np.where(a_is_left[:, None, None], st_a, st_b)
+        st_right = np.where(a_is_left[:, None, None], st_b, st_a)
+        w_left = np.where(a_is_left, 1.0 - a, a)
+        contact = contact_sticker_reward(st_left, tips[:, LEFT], st_right, tips[:, RIGHT], r.contact_alpha, r.contact_beta, w_left, 1.0 - w_left)
+        lift = np.clip(state["object_height"], 0.0, r.lift_cap_m) * state["held_a"] * (1.0 - a)
+        bonus = stage_bonus(self.stage, self._old_stage, r.stage_bonus_scale) / self.dt_s  # paid once; the env multiplies by dt
+        return {
+            "contact": r.contact_weight * contact,
+            "goal": object_goal_reward(state["object_pos"], self.goal, r.goal_weight),
+            "lift": r.lift_weight * lift,
+            "stage_bonus": bonus,
+            "success": r.success_bonus * state["success_now"],
+        }
+
+    def task_critic_features(self):
+        self._ensure_state()
+        return np.concatenate([np.eye(2)[self.hand_a], np.eye(5)[np.clip(self.stage, 0, 4)]], axis=1)
+
+    def episode_record_extras(self, i):
+        return {"direction": "left_to_right" if self.hand_a[i] == LEFT else "right_to_left", "stage": int(self.stage[i])}

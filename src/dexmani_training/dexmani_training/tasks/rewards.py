@@ -1,0 +1,74 @@
+"""Reward terms, batched over environments (numpy, first axis = environment).
+
+The contact-sticker term follows the paper exactly:
+
+    r_contact = Σ_i [ 1 / (1 + α·d(X^L, F^L_i)) + 1 / (1 + β·d(X^R, F^R_i)) ],
+    d(A, x) = min_j ||A_j − x||₂,
+
+with X^L, X^R the sticker points on the object for the left and right hand and F^L, F^R the
+four fingertips (thumb, index, middle, ring) of each hand. Each hand contributes at most 4
+(all fingertips on stickers) and tends to 0 far away. A hand whose term is switched off (the
+inactive hand in grasp-and-reach, the hand of the other stage in handover) gets weight 0.
+
+The object-goal term penalizes the object's distance to its goal, ``−w·||p − g||``, so the
+reward grows as the object approaches the goal. The handover stage bonus is paid once when a
+stage is first reached and grows with the stage: ``bonus_scale · k`` for stage ``k = 1, 2, ...``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def quat_rotate(quat_wxyz: np.ndarray, vec: np.ndarray) -> np.ndarray:
+    """Rotate vectors (N×S×3) by quaternions (N×4, w first)."""
+    w = quat_wxyz[:, None, 0:1]
+    u = quat_wxyz[:, None, 1:4]
+    t = 2.0 * np.cross(u, vec)
+    return vec + w * t + np.cross(u, t)
+
+
+def stickers_world(object_pose: np.ndarray, stickers_local: np.ndarray) -> np.ndarray:
+    """Sticker points in the world frame (N×S×3) from the object pose (N×7: pos, quat wxyz)."""
+    return object_pose[:, None, :3] + quat_rotate(object_pose[:, 3:7], stickers_local)
+
+
+def nearest_sticker_distance(stickers: np.ndarray, fingertips: np.ndarray) -> np.ndarray:
+    """d(X, F_i) = min_j ||X_j − F_i|| for each fingertip: (N×S×3, N×F×3) → N×F."""
+    diff = fingertips[:, :, None, :] - stickers[:, None, :, :]
+    return np.sqrt(np.einsum("nfsk,nfsk->nfs", diff, diff)).min(axis=2)
+
+
+def contact_sticker_reward(
+    stickers_left: np.ndarray,
+    fingertips_left: np.ndarray,
+    stickers_right: np.ndarray,
+    fingertips_right: np.ndarray,
+    alpha: float,
+    beta: float,
+    weight_left: np.ndarray | float = 1.0,
+    weight_right: np.ndarray | float = 1.0,
+) -> np.ndarray:
+    """The paper's r_contact (N,), each hand's sum weighted (0 switches a hand off)."""
+    left = (1.0 / (1.0 + alpha * nearest_sticker_distance(stickers_left, fingertips_left))).sum(axis=1)
+    right = (1.0 / (1.0 + beta * nearest_sticker_distance(stickers_right, fingertips_right))).sum(axis=1)
+    return np.asarray(weight_left) * left + np.asarray(weight_right) * right
+
+
+def object_goal_reward(object_pos: np.ndarray, goal_pos: np.ndarray, weight: float) -> np.ndarray:
+    """−weight · distance of the object to its goal (N,)."""
+    return -weight * np.linalg.norm(object_pos - goal_pos, axis=1)
+
+
+def stage_bonus(new_stage: np.ndarray, old_stage: np.ndarray, bonus_scale: float) -> np.ndarray:
+    """Σ bonus_scale·k over the stages k newly reached this step (stages are counted from 1)."""
+    new_stage = np.asarray(new_stage)
+    old_stage = np.asarray(old_stage)
+    # Sum of k for k in (old, new]: an arithmetic series.
+    gained = np.where(new_stage > old_stage, (new_stage * (new_stage + 1) - old_stage * (old_stage + 1)) / 2, 0)
+    return bonus_scale * gained
+
+
+def action_rate_penalty(action: np.ndarray, last_action: np.ndarray, weight: float) -> np.ndarray:
+    """−weight · ||a_t − a_{t−1}||²: a regularizer against jerky commands (not in the paper)."""
+    return -weight * np.sum((action - last_action) ** 2, axis=1)
