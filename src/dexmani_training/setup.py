@@ -11,7 +11,7 @@ setup(
         ("share/ament_index/resource_index/packages", ["resource/" + PACKAGE]),
         ("share/" + PACKAGE, ["package.xml"]),
     ],
-    install_requires=['gr1_description', 'gr1_sim', 'numpy>=1.24', 'pyyaml>=6', 'imageio>=2.30', 'tqdm>=4.60', 'matplotlib>=3.7', 'torch', 'rsl-rl-lib>=5.5,<6', 'tensorboard>=2.15', 'rosbags>=0.10', 'scipy>=1.10', 'imageio-ffmpeg>=0.5'],
+    install_requires=['gr1_description', 'gr1_sim', 'dexmani_perception', 'numpy>=1.24', 'pyyaml>=6', 'imageio>=2.30', 'tqdm>=4.60', 'matplotlib>=3.7', 'torch', 'rsl-rl-lib>=5.5,<6', 'tensorboard>=2.15', 'rosbags>=0.10', 'scipy>=1.10', 'imageio-ffmpeg>=0.5'],
     python_requires=">=3.10",
     extras_require={"test": ["pytest"]},
     zip_safe=True,

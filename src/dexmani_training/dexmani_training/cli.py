@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = p.add_subparsers(dest="command", metavar="{sim,bench,train,eval,init}")
+    sub = p.add_subparsers(dest="command", metavar="{sim,bench,train,eval,init,autotune,perception}")
     sub.required = True
     _add_sim(sub)
     _add_bench(sub)
@@ -88,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_parser(sub)
     add_eval_parser(sub)
     add_init_parser(sub)
+    from dexmani_perception.cli import add_perception_parser
+
+    from .autotune.cli import add_autotune_parser
+
+    add_autotune_parser(sub)
+    add_perception_parser(sub)
     return p
 
 
