@@ -5,7 +5,6 @@ import json
 import imageio.v3 as iio
 import numpy as np
 import pytest
-
 from dexmani_training.cli import build_parser, main
 
 

@@ -115,7 +115,9 @@ class InitLibrary:
             meta = json.loads(str(data["meta"])) if "meta" in data else {}
         except (KeyError, ValueError, OSError) as e:
             raise InitLibraryError(f"{path}: not an init library ({e})") from e
-        expected = jt.joint_names()
+        expected = list(jt.joint_names())
+        if np.ndim(joint_pos) != 2 or np.shape(joint_pos)[1] != len(names):
+            raise InitLibraryError(f"{path}: joint_pos has shape {np.shape(joint_pos)}, expected K×{len(names)} (one column per joint name)")
         if names != expected:
             missing = [n for n in expected if n not in names]
             extra = [n for n in names if n not in expected]

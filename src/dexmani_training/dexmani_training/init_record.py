@@ -88,11 +88,10 @@ def library_from_bag(bag: str | Path, task: str, joint_topic: str = "/joint_stat
     q = np.asarray(rows)[order]
     finite = np.all(np.isfinite(q), axis=1)
     t, q = t[finite], q[finite]
-    keep, next_t = [], t[0]
-    for i, ti in enumerate(t):
-        if ti >= next_t:
-            keep.append(i)
-            next_t = ti + int(every_s * 1e9)
+    # One state per grid cell of every_s from the first message (no drift with the rate).
+    step = int(every_s * 1e9)
+    cell = (t - t[0]) // step
+    keep = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]])
     t, q = t[keep], q[keep]
     if object_topic:
         if not obj_pose:

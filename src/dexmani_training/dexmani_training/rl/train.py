@@ -54,14 +54,14 @@ class PPOConfig:
     gamma: float = 0.99
     lam: float = 0.95
     value_loss_coef: float = 1.0
-    entropy_coef: float = 0.005
+    entropy_coef: float = 0.001
     learning_rate: float = 5e-4
     max_grad_norm: float = 1.0
     schedule: str = "adaptive"
     desired_kl: float = 0.01
     hidden_dims: tuple[int, ...] = (512, 512, 512)
     activation: str = "elu"
-    init_noise_std: float = 0.8
+    init_noise_std: float = 0.5
     obs_normalization: bool = True
 
 
@@ -96,9 +96,15 @@ def rsl_rl_config(ppo: PPOConfig) -> dict[str, Any]:
 
 
 def build_algorithm(env, ppo: PPOConfig):
+    import contextlib
+    import io
+
     from rsl_rl.algorithms import PPO
 
-    return PPO.construct_algorithm(env.get_observations(), env, rsl_rl_config(ppo), "cpu")
+    # rsl_rl prints the resolved observation sets and both networks; keep stdout for results
+    # (`dexmani eval --json` prints exactly one JSON object).
+    with contextlib.redirect_stdout(io.StringIO()):
+        return PPO.construct_algorithm(env.get_observations(), env, rsl_rl_config(ppo), "cpu")
 
 
 def _atomic_torch_save(obj: Any, path: Path) -> None:
@@ -293,12 +299,12 @@ def check_checkpoint(meta: dict[str, Any], task: str, path: Path | str) -> None:
     """Refuse a checkpoint made for another task or another joint table."""
     if meta.get("task") != task:
         raise ValueError(f"checkpoint {path} was trained for task {meta.get('task')!r}, not {task!r}")
-    names = meta.get("joint_names")
-    if names != jt.joint_names():
-        expected = jt.joint_names()
-        diff = [f"{a}≠{b}" for a, b in zip(names or [], expected) if a != b]
+    names = list(meta.get("joint_names") or [])
+    expected = list(jt.joint_names())
+    if names != expected:
+        diff = [f"{a}≠{b}" for a, b in zip(names, expected) if a != b]
         raise ValueError(
-            f"checkpoint {path} was trained with another joint table ({len(names or [])} joints; "
+            f"checkpoint {path} was trained with another joint table ({len(names)} joints; "
             f"differences: {diff[:5] or 'length'}); expected the {len(expected)} joints of gr1_description"
         )
 

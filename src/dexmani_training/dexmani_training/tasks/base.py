@@ -34,15 +34,26 @@ from typing import Any
 import mujoco
 import numpy as np
 import torch
-from tensordict import TensorDict
-
-from gr1_description import joints as jt
 from gr1_description.physics import PhysicsParams
 from gr1_sim.batch import BatchedSim
 from gr1_sim.objects import OBJECT_GROUPS, ObjectSpec, object_group
-from gr1_sim.scene import CATEGORY_LEFT_HAND, CATEGORY_RIGHT_HAND, build_scene, scene_config
+from gr1_sim.scene import (
+    CATEGORY_LEFT_HAND,
+    CATEGORY_RIGHT_HAND,
+    build_scene,
+    scene_config,
+)
+from tensordict import TensorDict
 
-from .randomization import EnvRandomization, ModelRandomizer, RandomizationConfig, force_update, random_rotation_quat
+from gr1_description import joints as jt
+
+from .randomization import (
+    EnvRandomization,
+    ModelRandomizer,
+    RandomizationConfig,
+    force_update,
+    random_rotation_quat,
+)
 from .stickers import make_stickers, pad_sticker_sets
 
 LEFT, RIGHT = 0, 1
@@ -293,7 +304,8 @@ class ManipulationEnv:
             mass_range = rc.object_mass_kg or o.mass_range_kg
             self.dr.mass_kg[i] = rng.uniform(*mass_range) if rc.on("object_mass") else o.nominal_mass_kg
             self.dr.object_friction[i] = rng.uniform(*rc.object_friction) if rc.on("object_friction") else o.nominal_friction
-            self.dr.object_scale[i] = rng.uniform(*rc.object_scale) if rc.on("object_scale") else 1.0
+            scalable = not self.randomizers[i].mesh_object  # mesh vertices are shared: novel prisms keep their size
+            self.dr.object_scale[i] = rng.uniform(*rc.object_scale) if rc.on("object_scale") and scalable else 1.0
             self.dr.hand_friction[i] = rng.uniform(*rc.hand_friction) if rc.on("hand_friction") else self.scene.config.model.hand_friction
             self.dr.p_gain_scale[i] = rng.uniform(*rc.p_gain_scale) if rc.on("p_gain") else 1.0
             self.dr.d_gain_scale[i] = rng.uniform(*rc.d_gain_scale) if rc.on("d_gain") else 1.0

@@ -36,7 +36,6 @@ from dataclasses import dataclass, field
 
 import mujoco
 import numpy as np
-
 from gr1_sim.objects import set_body_mass
 
 

@@ -21,7 +21,6 @@ projected onto the surface.
 from __future__ import annotations
 
 import numpy as np
-
 from gr1_sim.objects import ObjectSpec
 
 PATTERNS = (
@@ -83,6 +82,9 @@ def _project_to_surface(obj: ObjectSpec, pts: np.ndarray, half: np.ndarray) -> n
         radial = np.sqrt(np.sum((pts[:, :2] / half[:2]) ** 2, axis=1))
         side = np.abs(pts[:, 2]) < half[2] - 1e-9  # points on the curved side, not the caps
         out[side, :2] /= np.maximum(radial[side, None], 1e-9)
+        # Cap points (and bottom-edge points) outside the disc move onto its rim.
+        rim = ~side & (radial > 1.0)
+        out[rim, :2] /= radial[rim, None]
         return out
     return pts
 

@@ -1,0 +1,261 @@
+"""Reward terms on hand-built states: the contact-sticker term, the goal term, the handover
+stage switch and stage bonus, and the action-rate penalty."""
+
+import itertools
+
+import mujoco
+import numpy as np
+import pytest
+from dexmani_training.tasks.base import LEFT, RIGHT
+from dexmani_training.tasks.rewards import (
+    action_rate_penalty,
+    contact_sticker_reward,
+    nearest_sticker_distance,
+    object_goal_reward,
+    quat_rotate,
+    stage_bonus,
+    stickers_world,
+)
+from dexmani_training.tasks.stickers import make_stickers
+
+
+def _random_quats(rng, n):
+    q = rng.normal(size=(n, 4))
+    return q / np.linalg.norm(q, axis=1, keepdims=True)
+
+
+def test_quat_rotate_matches_mujoco():
+    rng = np.random.default_rng(0)
+    quats = _random_quats(rng, 5)
+    vecs = rng.normal(size=(5, 3, 3))
+    out = quat_rotate(quats, vecs)
+    for n in range(5):
+        for s in range(3):
+            ref = np.zeros(3)
+            mujoco.mju_rotVecQuat(ref, vecs[n, s], quats[n])
+            np.testing.assert_allclose(out[n, s], ref, atol=1e-12)
+    # 90° about z takes x to y.
+    q = np.array([[np.cos(np.pi / 4), 0, 0, np.sin(np.pi / 4)]])
+    np.testing.assert_allclose(quat_rotate(q, np.array([[[1.0, 0, 0]]])), [[[0, 1, 0]]], atol=1e-12)
+
+
+def test_stickers_world_rotates_then_translates():
+    local = np.array([[[0.1, 0.0, 0.0], [0.0, 0.0, 0.2]]])
+    yaw90 = [np.cos(np.pi / 4), 0, 0, np.sin(np.pi / 4)]
+    pose = np.array([[1.0, 2.0, 3.0, *yaw90]])
+    np.testing.assert_allclose(stickers_world(pose, local), [[[1.0, 2.1, 3.0], [1.0, 2.0, 3.2]]], atol=1e-12)
+
+
+def test_nearest_sticker_distance_is_the_minimum_over_stickers():
+    stickers = np.array([[[0, 0, 0], [1, 0, 0], [0, 2, 0]]], dtype=float)
+    tips = np.array([[[0.9, 0, 0], [0, 0, 0], [0, 3, 0], [-1, 0, 0]]], dtype=float)
+    np.testing.assert_allclose(nearest_sticker_distance(stickers, tips), [[0.1, 0.0, 1.0, 1.0]], atol=1e-12)
+
+
+def _sticker_scene(n=3, seed=0):
+    rng = np.random.default_rng(seed)
+    left = rng.normal(size=(n, 6, 3))
+    right = rng.normal(size=(n, 6, 3))
+    return left, right
+
+
+def test_contact_reward_is_four_per_hand_with_fingertips_on_stickers():
+    left, right = _sticker_scene()
+    tips_l, tips_r = left[:, :4].copy(), right[:, 2:6].copy()  # each fingertip exactly on a sticker
+    r = contact_sticker_reward(left, tips_l, right, tips_r, alpha=40.0, beta=40.0)
+    np.testing.assert_allclose(r, 8.0, atol=1e-12)
+    # Each hand's weight switches its term: 4 from the hand that is on.
+    np.testing.assert_allclose(contact_sticker_reward(left, tips_l, right, tips_r, 40.0, 40.0, 1.0, 0.0), 4.0)
+    np.testing.assert_allclose(contact_sticker_reward(left, tips_l, right, tips_r, 40.0, 40.0, 0.0, 1.0), 4.0)
+    np.testing.assert_allclose(contact_sticker_reward(left, tips_l, right, tips_r, 40.0, 40.0, 0.0, 0.0), 0.0)
+    # Per-environment weights (the active hand differs by environment).
+    w_left = np.array([1.0, 0.0, 0.5])
+    np.testing.assert_allclose(contact_sticker_reward(left, tips_l, right, tips_r, 40.0, 40.0, w_left, 1.0 - w_left), 4.0)
+
+
+def test_contact_reward_follows_the_paper_formula_and_is_small_far_away():
+    stickers = np.zeros((1, 1, 3))
+    near = np.zeros((1, 4, 3))
+    near[0, :, 0] = 0.1  # every fingertip 10 cm from the only sticker
+    far = near * 10  # 1 m
+    r = contact_sticker_reward(stickers, near, stickers, far, alpha=40.0, beta=40.0)
+    np.testing.assert_allclose(r, 4 / (1 + 40 * 0.1) + 4 / (1 + 40 * 1.0))
+    # α belongs to the left hand, β to the right hand.
+    r_alpha = contact_sticker_reward(stickers, near, stickers, far, alpha=10.0, beta=40.0)
+    r_beta = contact_sticker_reward(stickers, near, stickers, far, alpha=40.0, beta=10.0)
+    np.testing.assert_allclose(r_alpha, 4 / (1 + 1.0) + 4 / 41)
+    np.testing.assert_allclose(r_beta, 4 / 5 + 4 / (1 + 10.0))
+    assert contact_sticker_reward(stickers, far, stickers, far * 3, 40.0, 40.0)[0] < 0.15
+
+
+def test_contact_reward_decreases_with_distance():
+    stickers = np.zeros((1, 1, 3))
+    values = []
+    for d in (0.0, 0.01, 0.05, 0.2, 1.0):
+        tips = np.zeros((1, 4, 3))
+        tips[0, :, 2] = d
+        values.append(contact_sticker_reward(stickers, tips, stickers, tips, 40.0, 40.0, 1.0, 0.0)[0])
+    assert values[0] == pytest.approx(4.0)
+    assert all(a > b for a, b in itertools.pairwise(values))
+
+
+def test_object_goal_reward_is_minus_weighted_distance():
+    obj = np.array([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]])
+    goal = np.array([[0.3, 0.4, 0.0], [1.0, 1.0, 1.0]])
+    np.testing.assert_allclose(object_goal_reward(obj, goal, 10.0), [-5.0, 0.0])
+
+
+def test_stage_bonus_pays_the_sum_of_new_stages_once():
+    old = np.array([0, 0, 1, 3, 3, 2])
+    new = np.array([1, 3, 3, 3, 4, 2])
+    # 0→1: 1; 0→3: 1+2+3; 1→3: 2+3; 3→3: nothing; 3→4: 4; 2→2: nothing.
+    np.testing.assert_allclose(stage_bonus(new, old, 5.0), 5.0 * np.array([1, 6, 5, 0, 4, 0]))
+    # Going back never pays (nor charges).
+    assert stage_bonus(np.array([1]), np.array([2]), 5.0)[0] == 0.0
+
+
+def test_action_rate_penalty():
+    a = np.array([[1.0, 0.0], [0.5, 0.5]])
+    last = np.array([[0.0, 0.0], [0.5, 0.5]])
+    np.testing.assert_allclose(action_rate_penalty(a, last, 0.1), [-0.1, 0.0])
+
+
+# --- task rewards on hand-built fingertip positions -------------------------------------------
+def _far_tips(n):
+    """Fingertips one metre above the table, far from every sticker."""
+    tips = np.zeros((n, 4, 3))
+    tips[..., 2] = 2.0
+    return tips
+
+
+def _tips_on(stickers, idx=(0, 3, 5, 7)):
+    """Four fingertips on four distinct stickers of each environment."""
+    return stickers[:, list(idx)].copy()
+
+
+def _grasp_state(env, fingertips):
+    n = env.num_envs
+    pose = env.sim.object_pose()
+    return {
+        "fingertips": fingertips, "object_pos": pose[:, :3].copy(), "object_quat": pose[:, 3:].copy(),
+        "object_height": np.zeros(n), "held": np.zeros(n, dtype=bool), "success_now": np.zeros(n, dtype=bool),
+    }
+
+
+def test_grasp_and_reach_contact_term_counts_only_the_active_hand(small_env):
+    env = small_env("grasp_and_reach", num_envs=2)
+    env.active_side[:] = [RIGHT, LEFT]
+    n = env.num_envs
+    on = {side: _tips_on(env.stickers_world(side)) for side in (LEFT, RIGHT)}
+    # Active hand on its stickers, the other far: the maximum, 4 (× contact_weight).
+    tips = np.zeros((n, 2, 4, 3))
+    for i, side in enumerate(env.active_side):
+        tips[i, side] = on[side][i]
+        tips[i, 1 - side] = _far_tips(1)[0]
+    r = env.compute_rewards(_grasp_state(env, tips))
+    np.testing.assert_allclose(r["contact"], 4.0 * env.cfg.reward.contact_weight, atol=1e-9)
+    # The inactive hand on the stickers and the active one far: small.
+    tips_swapped = tips[:, ::-1].copy()
+    for i, side in enumerate(env.active_side):
+        tips_swapped[i, 1 - side] = on[1 - side][i]
+        tips_swapped[i, side] = _far_tips(1)[0]
+    r = env.compute_rewards(_grasp_state(env, tips_swapped))
+    assert np.all(r["contact"] < 0.5)
+    # The goal term is −w·distance of the object to its goal.
+    dist = np.linalg.norm(env.sim.object_pose()[:, :3] - env.goal, axis=1)
+    np.testing.assert_allclose(r["goal"], -env.cfg.reward.goal_weight * dist)
+
+
+def test_box_lift_contact_term_uses_both_hands(small_env):
+    env = small_env("box_lift", num_envs=2)
+    tips = np.zeros((2, 2, 4, 3))
+    tips[:, LEFT] = _tips_on(env.stickers_world(LEFT))
+    tips[:, RIGHT] = _tips_on(env.stickers_world(RIGHT))
+    np.testing.assert_allclose(env.compute_rewards(_grasp_state(env, tips))["contact"], 8.0, atol=1e-9)
+    tips[:, LEFT] = _far_tips(2)
+    r = env.compute_rewards(_grasp_state(env, tips))["contact"]
+    assert np.all((r > 4.0) & (r < 4.5))
+    # The left hand's stickers are on the box's +y face, the right hand's on its −y face.
+    y_obj = env.sim.object_pose()[:, 1]
+    assert np.all(env.stickers_world(LEFT)[..., 1] > y_obj[:, None])
+    assert np.all(env.stickers_world(RIGHT)[..., 1] < y_obj[:, None])
+
+
+def _handover_state(env, fingertips, *, touch_a=False, touch_b=False, table=False, object_pos=None):
+    n = env.num_envs
+    a = env.hand_a
+    pose = env.sim.object_pose()
+    touch = {LEFT: np.where(a == LEFT, touch_a, touch_b), RIGHT: np.where(a == RIGHT, touch_a, touch_b)}
+    return {
+        "fingertips": fingertips, "object_pos": pose[:, :3].copy() if object_pos is None else object_pos,
+        "object_quat": pose[:, 3:].copy(), "object_height": np.zeros(n),
+        "contact_left": np.broadcast_to(touch[LEFT], (n,)).astype(bool),
+        "contact_right": np.broadcast_to(touch[RIGHT], (n,)).astype(bool),
+        "contact_table": np.full(n, table), "success_now": np.zeros(n, dtype=bool),
+    }
+
+
+def _handover_rewards(env, fingertips, **kw):
+    state = _handover_state(env, fingertips, **kw)
+    success = env.update_stages(state)
+    state["success_now"] = success
+    return env.compute_rewards(state)
+
+
+@pytest.mark.parametrize("direction", ["right_to_left", "left_to_right"])
+def test_handover_stage_switches_the_active_hand(small_env, direction):
+    env = small_env("handover", num_envs=1, directions=[direction])
+    a = RIGHT if direction == "right_to_left" else LEFT
+    b = 1 - a
+    assert env.hand_a[0] == a
+    obj = env.env_object[0]
+    # Index 0 holds hand A's stickers (object sides), index 1 hand B's (top and bottom).
+    pose = env.sim.object_pose()
+    np.testing.assert_allclose(env.stickers_world(0), stickers_world(pose, make_stickers(obj, "all_side_centres")[None]), atol=1e-12)
+    np.testing.assert_allclose(env.stickers_world(1)[:, :18], stickers_world(pose, make_stickers(obj, "top_bottom_centres")[None]), atol=1e-12)
+
+    def tips(hand_on):
+        t = np.zeros((1, 2, 4, 3))
+        t[:, hand_on] = _tips_on(env.stickers_world(0 if hand_on == a else 1))
+        t[:, 1 - hand_on] = _far_tips(1)
+        return t
+
+    # Stage 0 (a = 0): hand A's term is active.
+    assert _handover_rewards(env, tips(a))["contact"][0] == pytest.approx(4.0)
+    assert _handover_rewards(env, tips(b))["contact"][0] < 0.5
+    assert env.stage[0] == 0
+    # Hand A touches → stage 1, still hand A's term.
+    _handover_rewards(env, tips(a), touch_a=True)
+    assert env.stage[0] == 1
+    assert _handover_rewards(env, tips(a))["contact"][0] == pytest.approx(4.0)
+    # A brings the object to the intermediate goal off the table → stage 2 (a = 1): hand B's term.
+    _handover_rewards(env, tips(a), touch_a=True, object_pos=env.intermediate_goal.copy())
+    assert env.stage[0] == 2
+    assert _handover_rewards(env, tips(b))["contact"][0] == pytest.approx(4.0)
+    assert _handover_rewards(env, tips(a))["contact"][0] < 0.5
+    # From stage 2 the goal term measures the distance to the final goal, not the intermediate one.
+    r = _handover_rewards(env, tips(b), object_pos=env.intermediate_goal.copy())
+    dist = np.linalg.norm(env.intermediate_goal - env.final_goal, axis=1)
+    np.testing.assert_allclose(r["goal"], -env.cfg.reward.goal_weight * dist)
+
+
+def test_handover_stage_bonus_is_paid_once_per_stage(small_env):
+    env = small_env("handover", num_envs=1)
+    scale = env.cfg.reward.stage_bonus_scale
+    far = np.stack([_far_tips(1), _far_tips(1)], axis=1)
+
+    def paid(**kw):
+        # The env multiplies every term by dt; the bonus is meant to be paid as scale·k.
+        return _handover_rewards(env, far, **kw)["stage_bonus"][0] * env.dt_s
+
+    assert paid() == 0.0
+    assert paid(touch_a=True) == pytest.approx(1 * scale)
+    assert paid(touch_a=True) == 0.0  # stage 1 again: nothing
+    assert paid(touch_a=True, object_pos=env.intermediate_goal.copy()) == pytest.approx(2 * scale)
+    assert paid(touch_a=True, object_pos=env.intermediate_goal.copy()) == 0.0
+    assert paid(touch_b=True) == pytest.approx(3 * scale)
+    assert paid(touch_b=True) == 0.0
+    # Success (set by the env after success_hold_steps) is stage 4.
+    env.stage_reached["success"][:] = True
+    assert paid(touch_b=True) == pytest.approx(4 * scale)
+    assert paid(touch_b=True) == 0.0

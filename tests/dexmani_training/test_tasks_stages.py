@@ -1,0 +1,211 @@
+"""Success detectors on scripted states: each task's stages (contact, pickup, success; the
+handover's four stages in order) and the env's success-hold streak."""
+
+import numpy as np
+import pytest
+import torch
+from dexmani_training.tasks.base import LEFT, RIGHT
+
+T, F = True, False
+
+
+def _state(env, *, left=F, right=F, table=F, height=0.0, object_pos=None):
+    n = env.num_envs
+    pos = env.sim.object_pose()[:, :3].copy() if object_pos is None else np.asarray(object_pos, dtype=float)
+    return {
+        "object_pos": pos,
+        "contact_left": np.broadcast_to(np.asarray(left), (n,)).copy(),
+        "contact_right": np.broadcast_to(np.asarray(right), (n,)).copy(),
+        "contact_table": np.broadcast_to(np.asarray(table), (n,)).copy(),
+        "object_height": np.broadcast_to(np.asarray(height, dtype=float), (n,)).copy(),
+    }
+
+
+def _reached(env):
+    return {k: v.copy() for k, v in env.stage_reached.items()}
+
+
+# --- grasp and reach --------------------------------------------------------------------------
+@pytest.fixture
+def grasp(small_env):
+    env = small_env("grasp_and_reach", num_envs=2)
+    env.active_side[:] = [RIGHT, LEFT]
+    return env
+
+
+def test_grasp_contact_needs_the_active_hand(grasp):
+    # Env 0 is right-handed, env 1 left-handed. Touching with the right hand only counts in env 0.
+    grasp.update_stages(_state(grasp, right=T))
+    np.testing.assert_array_equal(grasp.stage_reached["contact"], [T, F])
+    grasp.update_stages(_state(grasp, left=T))
+    np.testing.assert_array_equal(grasp.stage_reached["contact"], [T, T])
+    assert not grasp.stage_reached["pickup"].any()
+
+
+@pytest.mark.parametrize(
+    "flags, height, expected",
+    [
+        ({"active": T}, 0.06, T),
+        ({"active": T}, 0.05, T),  # ≥ pickup_height_m
+        ({"active": T}, 0.04, F),  # not high enough
+        ({"active": T, "table": T}, 0.06, F),  # still touching the table
+        ({"inactive": T}, 0.06, F),  # held by the wrong hand
+        ({}, 0.06, F),  # not held at all (e.g. thrown)
+    ],
+)
+def test_grasp_pickup_needs_height_active_hand_and_no_table(grasp, flags, height, expected):
+    active = np.array([grasp.active_side == s for s in (LEFT, RIGHT)])  # 2×N: does side s equal the active one
+    left = active[LEFT] if flags.get("active") else (~active[LEFT] if flags.get("inactive") else np.zeros(2, bool))
+    right = active[RIGHT] if flags.get("active") else (~active[RIGHT] if flags.get("inactive") else np.zeros(2, bool))
+    grasp.update_stages(_state(grasp, left=left, right=right, table=flags.get("table", F), height=height))
+    np.testing.assert_array_equal(grasp.stage_reached["pickup"], [expected, expected])
+
+
+def test_grasp_success_condition_needs_goal_distance_and_hold(grasp):
+    held = {"left": grasp.active_side == LEFT, "right": grasp.active_side == RIGHT}
+    goal = grasp.goal.copy()
+    near = goal + [0.03, 0.0, -0.03]  # 4.2 cm
+    far = goal + [0.0, 0.06, 0.0]
+    assert grasp.update_stages(_state(grasp, **held, height=0.1, object_pos=near)).tolist() == [T, T]
+    assert grasp.update_stages(_state(grasp, **held, height=0.1, object_pos=far)).tolist() == [F, F]
+    assert grasp.update_stages(_state(grasp, height=0.1, object_pos=goal)).tolist() == [F, F]  # not held
+    assert grasp.update_stages(_state(grasp, **held, table=T, object_pos=goal)).tolist() == [F, F]
+    # The stage flags themselves are only set by the env after the hold streak.
+    assert not grasp.stage_reached["success"].any()
+
+
+def test_grasp_stages_stay_reached_and_reset_clears_them(grasp):
+    held = {"left": grasp.active_side == LEFT, "right": grasp.active_side == RIGHT}
+    grasp.update_stages(_state(grasp, **held, height=0.08))
+    grasp.update_stages(_state(grasp))  # dropped again
+    assert grasp.stage_reached["contact"].all() and grasp.stage_reached["pickup"].all()
+    grasp.reset(np.array([1]))
+    assert grasp.stage_reached["pickup"].tolist() == [T, F]
+    assert grasp.stage_reached["contact"].tolist() == [T, F]
+
+
+# --- box lift -----------------------------------------------------------------------------------
+def test_box_lift_stages_need_both_hands(small_env):
+    env = small_env("box_lift", num_envs=1)
+    env.update_stages(_state(env, left=T, height=0.1))
+    env.update_stages(_state(env, right=T, height=0.1))
+    assert not env.stage_reached["contact"].any() and not env.stage_reached["pickup"].any()
+    env.update_stages(_state(env, left=T, right=T, table=T, height=0.1))
+    assert env.stage_reached["contact"].all() and not env.stage_reached["pickup"].any()
+    env.update_stages(_state(env, left=T, right=T, height=0.04))
+    assert not env.stage_reached["pickup"].any()
+    env.update_stages(_state(env, left=T, right=T, height=0.05))
+    assert env.stage_reached["pickup"].all()
+
+    goal = env.goal.copy()
+    assert env.update_stages(_state(env, left=T, right=T, object_pos=goal + [0, 0, 0.045])).tolist() == [T]
+    assert env.update_stages(_state(env, left=T, right=T, object_pos=goal + [0, 0, 0.055])).tolist() == [F]
+    assert env.update_stages(_state(env, left=T, object_pos=goal)).tolist() == [F]
+    assert env.update_stages(_state(env, left=T, right=T, table=T, object_pos=goal)).tolist() == [F]
+
+
+def test_box_lift_goal_is_above_the_resting_box(small_env):
+    env = small_env("box_lift", num_envs=4)
+    lift = env.goal[:, 2] - env.object_rest_z
+    assert np.all((lift >= 0.12) & (lift <= 0.18))
+    xy = env.goal[:, :2] - env.sim.object_pose()[:, :2]
+    assert np.all(np.abs(xy) <= 0.03 + 1e-12)
+
+
+# --- handover -----------------------------------------------------------------------------------
+def _touch(env, a=F, b=F):
+    """contact_left / contact_right flags for 'hand A touches' / 'hand B touches'."""
+    hand_a = env.hand_a
+    return {"left": np.where(hand_a == LEFT, a, b), "right": np.where(hand_a == RIGHT, a, b)}
+
+
+@pytest.mark.parametrize("direction", ["right_to_left", "left_to_right"])
+def test_handover_stages_happen_in_order(small_env, direction):
+    env = small_env("handover", num_envs=1, directions=[direction])
+    assert env.hand_a[0] == (RIGHT if direction == "right_to_left" else LEFT)
+    mid, final = env.intermediate_goal.copy(), env.final_goal.copy()
+
+    def step(**kw):
+        pos = kw.pop("object_pos", None)
+        table = kw.pop("table", F)
+        return env.update_stages(_state(env, **_touch(env, **kw), table=table, object_pos=pos))[0]
+
+    # Hand B first: does not count.
+    step(b=T)
+    assert env.stage[0] == 0 and not env.stage_reached["contact_b"].any()
+    # The object at the intermediate goal before hand A touched it: does not count.
+    step(object_pos=mid)
+    assert env.stage[0] == 0
+    step(a=T)
+    assert env.stage[0] == 1 and env.stage_reached["contact_a"].all()
+    # contact_b before intermediate does not count.
+    step(a=T, b=T)
+    assert env.stage[0] == 1 and not env.stage_reached["contact_b"].any()
+    # Intermediate: within 5 cm of the intermediate goal, held by A, off the table.
+    step(a=T, table=T, object_pos=mid)
+    step(a=T, object_pos=mid + [0.0, 0.0, 0.06])
+    step(b=T, object_pos=mid)
+    assert env.stage[0] == 1 and not env.stage_reached["intermediate"].any()
+    assert not step(a=T, object_pos=mid + [0.0, 0.0, 0.04])
+    assert env.stage[0] == 2 and env.stage_reached["intermediate"].all()
+    # Reaching the final goal without hand B is no success.
+    assert not step(a=T, object_pos=final)
+    assert env.stage[0] == 2
+    assert not step(b=T)
+    assert env.stage[0] == 3 and env.stage_reached["contact_b"].all()
+    # Success condition: at the final goal, touched by B, off the table.
+    assert not step(b=T, table=T, object_pos=final)
+    assert not step(a=T, object_pos=final)
+    assert not step(b=T, object_pos=final + [0.06, 0.0, 0.0])
+    assert step(b=T, object_pos=final + [0.0, 0.04, 0.0])
+    # Earlier stages stay reached; a reset clears them.
+    assert all(env.stage_reached[s].all() for s in ("contact_a", "intermediate", "contact_b"))
+    env.reset()
+    assert env.stage[0] == 0 and not any(v.any() for v in env.stage_reached.values())
+
+
+def test_handover_goals_are_on_the_right_sides(small_env):
+    env = small_env("handover", num_envs=4, seed=1)
+    sign_a = np.where(env.hand_a == LEFT, 1.0, -1.0)
+    obj = env.sim.object_pose()[:, :3]
+    assert set(env.hand_a.tolist()) == {LEFT, RIGHT}  # both directions drawn
+    assert np.all(np.sign(obj[:, 1]) == sign_a)  # the object starts on A's side
+    np.testing.assert_allclose(env.intermediate_goal[:, 1], sign_a * 0.06)
+    np.testing.assert_allclose(env.final_goal[:, 1], -sign_a * 0.20)
+    np.testing.assert_allclose(env.goal, env.intermediate_goal)
+    assert np.all(env.final_goal[:, 2] > env.object_rest_z + 0.1)
+
+
+# --- the success streak (ManipulationEnv.step) ---------------------------------------------
+def test_success_needs_success_hold_steps_consecutive_steps(small_env, monkeypatch):
+    env = small_env("grasp_and_reach", num_envs=2, episode_length_s=0.6)  # 12 control steps
+    hold = env.cfg.success_hold_steps
+    assert hold == 5
+    # Env 0: success condition from the first step on. Env 1: four steps, a break, then five.
+    script = [[T, T], [T, T], [T, T], [T, T], [T, F], [T, T], [T, T], [T, T], [T, T], [T, T], [F, F], [F, F]]
+    it = iter(script)
+    original = env.update_stages
+
+    def scripted(state):
+        original(state)
+        return np.array(next(it))
+
+    monkeypatch.setattr(env, "update_stages", scripted)
+    reached = []
+    for _ in range(11):
+        env.step(torch.zeros(2, env.num_actions))
+        reached.append(env.stage_reached["success"].tolist())
+    assert [r[0] for r in reached] == [F, F, F, F, T, T, T, T, T, T, T]
+    assert [r[1] for r in reached] == [F] * 9 + [T, T]
+    # The success bonus is paid per step while the condition holds (× dt like every term).
+    bonus = env.cfg.reward.success_bonus * env.dt_s
+    np.testing.assert_allclose(env.episode_sums["success"], [10 * bonus, 9 * bonus])
+    # The 12th step times the episode out: its record says success, then the env is reset.
+    env.step(torch.zeros(2, env.num_actions))
+    records = env.drain_completed()
+    assert [r["success"] for r in records] == [T, T]
+    assert all(r["length"] == 12 for r in records)
+    assert records[0]["return"] == pytest.approx(sum(records[0]["terms"].values()))
+    assert records[0]["terms"]["success"] == pytest.approx(10 * bonus)
+    assert not env.stage_reached["success"].any() and env.episode_length_buf.tolist() == [0, 0]
+    assert env.drain_completed() == []

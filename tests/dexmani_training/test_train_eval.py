@@ -1,0 +1,344 @@
+"""PPO training (learning, checkpoints, resume, run directories), evaluation and the
+``dexmani train`` / ``dexmani eval`` command lines with their errors."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from dexmani_training.cli import main
+from dexmani_training.init_library import InitLibrary
+from dexmani_training.rl.evaluate import evaluate, load_checkpoint
+from dexmani_training.rl.train import RunDirectoryError, Trainer, check_checkpoint
+from dexmani_training.tasks import task_config
+
+from gr1_description import joints as jt
+
+TASKS = ("grasp_and_reach", "box_lift", "handover")
+
+
+def _last_json(out: str):
+    """The JSON object that ends ``out`` (one line, or indented with its braces on lines of their own)."""
+    lines = out.rstrip().splitlines()
+    if lines[-1].startswith("{"):
+        return json.loads(lines[-1])
+    start = max(i for i, line in enumerate(lines) if line == "{")
+    return json.loads("\n".join(lines[start:]))
+
+
+def _progress(run_dir):
+    return [json.loads(line) for line in (run_dir / "progress.jsonl").read_text().splitlines()]
+
+
+def _cfg(task, num_envs=2, **over):
+    base = {"num_envs": num_envs, "episode_length_s": 0.6, "init": {"use_library": False}}
+    base.update(over)
+    return task_config(task, base)
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory, tiny_train_config):
+    """One tiny checkpoint per task (1 PPO iteration, 2 envs, randomization as the task's default)."""
+    out = {}
+    for task in TASKS:
+        run_dir = tmp_path_factory.mktemp("runs") / task
+        Trainer(run_dir, _cfg(task), tiny_train_config(1), seed=0, progress=False).run()
+        out[task] = run_dir / "latest.pt"
+    return out
+
+
+# --- learning -------------------------------------------------------------------------------
+def test_short_training_improves_the_return(tmp_path, tiny_train_config):
+    """Grasp-and-reach reduced to the contact-sticker term: the right hand, one object placement,
+    no randomization; 8 envs × 20 steps (one 1 s episode per env per iteration), 40 iterations."""
+    cfg = task_config("grasp_and_reach", {
+        "num_envs": 8, "episode_length_s": 1.0, "sides": ["right"], "object_x_m": [0.34, 0.34],
+        "object_abs_y_m": [0.16, 0.16], "randomization": {"enabled": []}, "init": {"use_library": False},
+        "reward": {"goal_weight": 0.0, "lift_weight": 0.0, "success_bonus": 0.0, "action_rate_weight": 0.0},
+    })
+    train = tiny_train_config(40, num_steps_per_env=20, num_learning_epochs=5, num_mini_batches=4, learning_rate=2e-3,
+                              schedule="fixed", entropy_coef=0.0, init_noise_std=0.5)
+    run_dir = tmp_path / "run"
+    trainer = Trainer(run_dir, cfg, train, seed=4, progress=False)
+    trainer.save()  # model_0.pt: the untrained policy
+    trainer.run(1)
+    trainer.run(37)
+    trainer.episodes.clear()  # the last rows then average the last iterations only
+    summary = trainer.run(40)
+    rows = _progress(run_dir)
+    assert [r["iteration"] for r in rows] == list(range(1, 41))
+    assert summary["iteration"] == 40 and summary["env_steps"] == 40 * 8 * 20
+    first, last = rows[0]["return"], np.mean([r["return"] for r in rows[-3:]])
+    assert last > first + 0.15, (first, last)
+    assert rows[-1]["term/contact"] > rows[0]["term/contact"]
+    # The deterministic policy improved too.
+    before = evaluate(run_dir / "model_0.pt", "grasp_and_reach", episodes=8, num_envs=8, randomize=False, num_threads=1)
+    after = evaluate(run_dir / "latest.pt", "grasp_and_reach", episodes=8, num_envs=8, randomize=False, num_threads=1)
+    assert after["mean_return"] > before["mean_return"] + 0.15, (before["mean_return"], after["mean_return"])
+    assert after["trained_iterations"] == 40
+
+
+# --- run directories, checkpoints and resume ----------------------------------------------
+def test_run_directory_contents(checkpoints):
+    run_dir = checkpoints["box_lift"].parent
+    assert {"config.yaml", "latest.pt", "model_1.pt", "progress.jsonl", "tb"} <= {p.name for p in run_dir.iterdir()}
+    assert any((run_dir / "tb").iterdir())
+    doc = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert doc["task"]["task"] == "box_lift" and doc["task"]["num_envs"] == 2 and doc["seed"] == 0
+    assert doc["train"]["ppo"]["hidden_dims"] == [64, 64]
+    row = _progress(run_dir)[0]
+    for key in ("iteration", "env_steps", "wall_s", "success_rate", "pickup_rate", "contact_rate", "return", "steps_per_s"):
+        assert key in row
+    d = torch.load(checkpoints["box_lift"], weights_only=False)
+    meta = d["dexmani"]
+    assert meta["task"] == "box_lift" and tuple(meta["joint_names"]) == jt.joint_names()
+    assert meta["iteration"] == 1 and meta["env_steps"] == 16 and meta["num_policy_obs"] == 58
+    assert {"actor_state_dict", "critic_state_dict", "optimizer_state_dict"} <= set(d)
+
+
+def _assert_same_tensors(a, b):
+    if isinstance(a, torch.Tensor):
+        assert torch.equal(a, b)
+    elif isinstance(a, dict):
+        assert set(a) == set(b)
+        for k in a:
+            _assert_same_tensors(a[k], b[k])
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b)
+        for x, y in zip(a, b):
+            _assert_same_tensors(x, y)
+    else:
+        assert a == b
+
+
+def test_resume_continues_iterations_and_optimizer_state(tmp_path, tiny_train_config):
+    run_dir = tmp_path / "run"
+    cfg = _cfg("grasp_and_reach")
+    first = Trainer(run_dir, cfg, tiny_train_config(2), seed=3, progress=False)
+    first.run()
+    saved = torch.load(run_dir / "latest.pt", weights_only=False)
+    assert saved["dexmani"]["iteration"] == 2
+    assert saved["optimizer_state_dict"]["state"], "Adam has moments after two updates"
+
+    resumed = Trainer(run_dir, None, None, 0, resume=True, progress=False)
+    assert resumed.iteration == 2 and resumed.env_steps == 2 * 8 * 2 and resumed.seed == 3
+    assert resumed.cfg == cfg and resumed.train == first.train
+    _assert_same_tensors(resumed.alg.optimizer.state_dict(), saved["optimizer_state_dict"])
+    _assert_same_tensors(resumed.alg.optimizer.state_dict(), first.alg.optimizer.state_dict())
+    _assert_same_tensors(resumed.alg.get_policy().state_dict(), saved["actor_state_dict"])  # incl. normalizer
+    assert resumed.alg.learning_rate == saved["dexmani"]["learning_rate"]
+
+    summary = resumed.run(4)
+    assert summary["iteration"] == 4 and summary["env_steps"] == 4 * 8 * 2
+    assert [r["iteration"] for r in _progress(run_dir)] == [1, 2, 3, 4]
+    assert (run_dir / "model_4.pt").is_file() and (run_dir / "model_2.pt").is_file()
+    assert torch.load(run_dir / "latest.pt", weights_only=False)["dexmani"]["iteration"] == 4
+    # The optimizer kept stepping from the restored state (Adam's step counter continues).
+    steps = [s["step"] for s in resumed.alg.optimizer.state_dict()["state"].values()]
+    steps_saved = [s["step"] for s in saved["optimizer_state_dict"]["state"].values()]
+    assert all(float(a) == 2 * float(b) for a, b in zip(steps, steps_saved))
+
+
+def test_resume_without_a_checkpoint_is_refused(tmp_path):
+    with pytest.raises(RunDirectoryError, match="no latest.pt"):
+        Trainer(tmp_path / "missing", None, None, 0, resume=True)
+    (tmp_path / "partial").mkdir()
+    (tmp_path / "partial" / "model_50.pt").write_bytes(b"")
+    with pytest.raises(RunDirectoryError, match="model_50.pt"):
+        Trainer(tmp_path / "partial", None, None, 0, resume=True)
+
+
+def test_non_empty_run_directory_needs_force(tmp_path, tiny_train_config):
+    run_dir = tmp_path / "run"
+    Trainer(run_dir, _cfg("box_lift"), tiny_train_config(2), seed=0, progress=False).run()
+    assert (run_dir / "model_2.pt").is_file()
+    with pytest.raises(RunDirectoryError, match="--force"):
+        Trainer(run_dir, _cfg("box_lift"), tiny_train_config(1), seed=0, progress=False)
+    assert (run_dir / "model_2.pt").is_file()  # nothing was touched
+    Trainer(run_dir, _cfg("box_lift"), tiny_train_config(1), seed=1, force=True, progress=False).run()
+    assert [r["iteration"] for r in _progress(run_dir)] == [1]  # a fresh curve
+    assert not (run_dir / "model_2.pt").exists()
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["seed"] == 1
+
+
+def test_cli_train_and_resume(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    argv = ["train", "--task", "box_lift", "--num-envs", "2", "--iterations", "1", "--no-randomization", "--no-init",
+            "--threads", "1", "--quiet", "--run-dir", str(run_dir)]
+    assert main(argv) == 0
+    summary = _last_json(capsys.readouterr().out)
+    assert summary["iteration"] == 1 and summary["run_dir"] == str(run_dir)
+    doc = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert doc["task"]["randomization"]["enabled"] == [] and doc["task"]["init"]["use_library"] is False
+    assert main(argv) == 2
+    assert "--force" in capsys.readouterr().err
+    assert main(["train", "--task", "box_lift", "--run-dir", str(run_dir), "--resume", "--iterations", "2", "--quiet"]) == 0
+    assert _last_json(capsys.readouterr().out)["iteration"] == 2
+    assert main(["train", "--task", "handover", "--run-dir", str(run_dir), "--resume", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "box_lift" in err and "handover" in err
+    assert main(["train", "--task", "box_lift", "--run-dir", str(tmp_path / "empty"), "--resume"]) == 2
+    assert "cannot resume" in capsys.readouterr().err
+
+
+# --- evaluation -------------------------------------------------------------------------------
+def _eval_json(capsys, argv):
+    capsys.readouterr()
+    rc = main(argv)
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    return _last_json(captured.out)
+
+
+def test_eval_json_prints_only_the_json_object(checkpoints, capsys):
+    capsys.readouterr()
+    assert main(["eval", "--task", "grasp_and_reach", "--checkpoint", str(checkpoints["grasp_and_reach"]), "--episodes",
+                 "2", "--json", "--num-envs", "2"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["episodes"] == 2
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_eval_json_has_the_rates(task, checkpoints, capsys, tmp_path):
+    out = tmp_path / "eval.json"
+    result = _eval_json(capsys, ["eval", "--task", task, "--checkpoint", str(checkpoints[task]), "--episodes", "4", "--json",
+                                 "--num-envs", "2", "--out", str(out)])
+    assert result["task"] == task and result["episodes"] == 4 and result["seed"] == 0
+    assert 0.0 <= result["success_rate"] <= 1.0
+    assert result["trained_iterations"] == 1 and result["randomization"] is True
+    if task == "handover":
+        for s in ("contact_a_rate", "intermediate_rate", "contact_b_rate"):
+            assert 0.0 <= result[s] <= 1.0
+        by_dir = result["success_rate_by_direction"]
+        assert set(by_dir) <= {"right_to_left", "left_to_right"} and by_dir
+    else:
+        assert 0.0 <= result["pickup_rate"] <= 1.0 and 0.0 <= result["contact_rate"] <= 1.0
+    assert json.loads(out.read_text()) == result
+
+
+def test_eval_is_reproducible_and_counts_episodes(checkpoints):
+    ckpt = checkpoints["grasp_and_reach"]
+    a = evaluate(ckpt, "grasp_and_reach", episodes=3, num_envs=2, seed=5, num_threads=1)
+    b = evaluate(ckpt, "grasp_and_reach", episodes=3, num_envs=2, seed=5, num_threads=1)
+    assert a["episodes"] == 3 and a["seed"] == 5
+    a.pop("wall_s"), b.pop("wall_s")
+    assert a == b
+    c = evaluate(ckpt.parent / "model_1.pt", None, episodes=2, num_envs=2, objects="cubes", randomize=False, num_threads=1)
+    assert c["objects"] == "cubes" and c["randomization"] is False and c["task"] == "grasp_and_reach"
+
+
+def test_eval_writes_videos_of_the_first_episodes(checkpoints, tmp_path):
+    import imageio.v3 as iio
+
+    result = evaluate(checkpoints["grasp_and_reach"], "grasp_and_reach", episodes=2, num_envs=2, video_dir=tmp_path / "v",
+                      video_episodes=1, num_threads=1)
+    assert result["videos"] == [str(tmp_path / "v" / "grasp_and_reach_env0.mp4")]
+    frames = iio.imread(result["videos"][0])
+    assert frames.shape == (12, 240, 320, 3)  # the 0.6 s (12-step) episode: its first frame and the steps before the reset
+    assert np.abs(frames[0].astype(int) - frames[-1].astype(int)).max() > 0  # the robot moved
+
+
+def test_max_minutes_stops_training(tmp_path, tiny_train_config):
+    train = tiny_train_config(50)
+    train.max_minutes = 1e-9
+    summary = Trainer(tmp_path / "run", _cfg("box_lift"), train, seed=0, progress=False).run()
+    assert summary["stop"] == "max_minutes" and summary["iteration"] == 1
+    assert torch.load(tmp_path / "run" / "latest.pt", weights_only=False)["dexmani"]["iteration"] == 1
+
+
+def test_eval_accepts_a_run_directory(checkpoints, capsys):
+    run_dir = checkpoints["box_lift"].parent
+    result = _eval_json(capsys, ["eval", "--task", "box_lift", "--checkpoint", str(run_dir), "--episodes", "2", "--json",
+                                 "--num-envs", "2", "--seed", "7", "--no-randomization"])
+    assert result["episodes"] == 2 and result["seed"] == 7 and result["randomization"] is False
+
+
+def test_eval_refuses_a_checkpoint_of_another_task(checkpoints, capsys):
+    assert main(["eval", "--task", "box_lift", "--checkpoint", str(checkpoints["grasp_and_reach"]), "--episodes", "2",
+                 "--json", "--num-envs", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("dexmani: error:")
+    assert "grasp_and_reach" in err and "box_lift" in err
+
+
+def test_eval_refuses_a_checkpoint_with_another_joint_table(checkpoints, capsys, tmp_path):
+    d = torch.load(checkpoints["handover"], weights_only=False)
+    names = list(d["dexmani"]["joint_names"])
+    names[0], names[1] = names[1], names[0]
+    d["dexmani"]["joint_names"] = tuple(names)
+    bad = tmp_path / "swapped.pt"
+    torch.save(d, bad)
+    assert main(["eval", "--task", "handover", "--checkpoint", str(bad), "--episodes", "2", "--json", "--num-envs", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "joint table" in err and names[0] in err
+    with pytest.raises(ValueError, match="joint table"):
+        load_checkpoint(bad)
+    d["dexmani"]["joint_names"] = tuple(names[:-1])
+    torch.save(d, bad)
+    with pytest.raises(ValueError, match="joint table"):
+        load_checkpoint(bad, "handover")
+
+
+def test_check_checkpoint_accepts_the_same_joint_names_as_a_list():
+    check_checkpoint({"task": "grasp_and_reach", "joint_names": list(jt.joint_names())}, "grasp_and_reach", "x.pt")
+
+
+def test_eval_refuses_files_that_are_not_checkpoints(tmp_path, capsys):
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    assert main(["eval", "--task", "grasp_and_reach", "--checkpoint", str(junk), "--episodes", "1"]) == 2
+    assert "not a dexmani checkpoint" in capsys.readouterr().err
+    plain = tmp_path / "plain.pt"
+    torch.save({"actor_state_dict": {}}, plain)
+    assert main(["eval", "--task", "grasp_and_reach", "--checkpoint", str(plain), "--episodes", "1"]) == 2
+    assert "not a dexmani checkpoint" in capsys.readouterr().err
+    assert main(["eval", "--task", "grasp_and_reach", "--checkpoint", str(tmp_path / "none.pt"), "--episodes", "1"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+# --- bad inputs on the command line -----------------------------------------------------------
+@pytest.mark.parametrize("command", ["train", "eval"])
+def test_unknown_task_lists_valid_tasks(command, tmp_path, capsys):
+    assert main([command, "--task", "pour_tea", "--run-dir" if command == "train" else "--episodes",
+                 str(tmp_path / "r") if command == "train" else "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("dexmani: error:") and "pour_tea" in err and "valid tasks" in err
+    for t in TASKS:
+        assert t in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_unknown_object_group_lists_valid_groups(checkpoints, tmp_path, capsys):
+    assert main(["train", "--task", "grasp_and_reach", "--objects", "teapots", "--num-envs", "1", "--run-dir",
+                 str(tmp_path / "r"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "teapots" in err and "valid groups" in err and "'train'" in err and "'novel'" in err
+    assert main(["eval", "--task", "grasp_and_reach", "--checkpoint", str(checkpoints["grasp_and_reach"]), "--objects",
+                 "teapots", "--episodes", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "teapots" in err and "valid groups" in err and "'cubes'" in err
+
+
+def test_train_refuses_an_init_library_with_other_joints(tmp_path, capsys):
+    names = list(jt.joint_names())
+    names[5] = "left_wrist_twist_joint"
+    lib = tmp_path / "lib.npz"
+    with open(lib, "wb") as f:
+        np.savez(f, joint_names=np.array(names), joint_pos=np.zeros((2, 26)), object_pose=np.tile([0.3, -0.1, 0.85, 1, 0, 0, 0], (2, 1)),
+                 meta=np.array("{}"))
+    assert main(["train", "--task", "grasp_and_reach", "--init-library", str(lib), "--num-envs", "1", "--iterations", "1",
+                 "--run-dir", str(tmp_path / "r"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "left_wrist_twist_joint" in err and jt.joint_names()[5] in err and "joint table" in err
+    assert not (tmp_path / "r" / "latest.pt").exists()
+    # A good library with the same settings is accepted (and used: probability 1).
+    good = tmp_path / "good.npz"
+    InitLibrary(np.zeros((2, 26)), np.tile([0.3, -0.1, 0.85, 1, 0, 0, 0], (2, 1))).save(good)
+    assert main(["train", "--task", "grasp_and_reach", "--init-library", str(good), "--init-probability", "1.0",
+                 "--num-envs", "1", "--iterations", "1", "--run-dir", str(tmp_path / "r2"), "--quiet", "--threads", "1"]) == 0
+    doc = yaml.safe_load((tmp_path / "r2" / "config.yaml").read_text())
+    assert doc["task"]["init"]["library"] == str(good) and doc["task"]["init"]["probability"] == 1.0
+    assert main(["train", "--task", "grasp_and_reach", "--init-library", str(tmp_path / "missing.npz"), "--num-envs", "1",
+                 "--run-dir", str(tmp_path / "r3"), "--quiet"]) == 2
+    assert "does not exist" in capsys.readouterr().err
