@@ -161,9 +161,14 @@ def test_grasp_and_reach_contact_term_counts_only_the_active_hand(small_env):
         tips_swapped[i, side] = _far_tips(1)[0]
     r = env.compute_rewards(_grasp_state(env, tips_swapped))
     assert np.all(r["contact"] < 0.5)
-    # The goal term is −w·distance of the object to its goal.
+    # The goal term is −w·(distance to the goal − the distance at reset): zero where the object
+    # started, +w·0.02 two centimetres closer to the goal.
     dist = np.linalg.norm(env.sim.object_pose()[:, :3] - env.goal, axis=1)
-    np.testing.assert_allclose(r["goal"], -env.cfg.reward.goal_weight * dist)
+    np.testing.assert_allclose(env.goal_distance0, dist)
+    np.testing.assert_allclose(r["goal"], 0.0, atol=1e-12)
+    state = _grasp_state(env, tips_swapped)
+    state["object_pos"] = state["object_pos"] + 0.02 * (env.goal - state["object_pos"]) / dist[:, None]
+    np.testing.assert_allclose(env.compute_rewards(state)["goal"], env.cfg.reward.goal_weight * 0.02, rtol=1e-9)
 
 
 def test_box_lift_contact_term_uses_both_hands(small_env):
@@ -233,10 +238,15 @@ def test_handover_stage_switches_the_active_hand(small_env, direction):
     assert env.stage[0] == 2
     assert _handover_rewards(env, tips(b))["contact"][0] == pytest.approx(4.0)
     assert _handover_rewards(env, tips(a))["contact"][0] < 0.5
-    # From stage 2 the goal term measures the distance to the final goal, not the intermediate one.
-    r = _handover_rewards(env, tips(b), object_pos=env.intermediate_goal.copy())
+    # From stage 2 the goal term measures the distance to the final goal, relative to the
+    # distance at the switch (the object at the intermediate goal): 0 there, positive closer.
     dist = np.linalg.norm(env.intermediate_goal - env.final_goal, axis=1)
-    np.testing.assert_allclose(r["goal"], -env.cfg.reward.goal_weight * dist)
+    np.testing.assert_allclose(env.goal_distance0, dist)
+    r = _handover_rewards(env, tips(b), object_pos=env.intermediate_goal.copy())
+    np.testing.assert_allclose(r["goal"], 0.0, atol=1e-12)
+    closer = env.intermediate_goal + 0.03 * (env.final_goal - env.intermediate_goal) / dist[:, None]
+    r = _handover_rewards(env, tips(b), object_pos=closer)
+    np.testing.assert_allclose(r["goal"], env.cfg.reward.goal_weight * 0.03, rtol=1e-9)
 
 
 def test_handover_stage_bonus_is_paid_once_per_stage(small_env):
@@ -259,3 +269,19 @@ def test_handover_stage_bonus_is_paid_once_per_stage(small_env):
     env.stage_reached["success"][:] = True
     assert paid(touch_b=True) == pytest.approx(4 * scale)
     assert paid(touch_b=True) == 0.0
+
+
+def test_termination_penalty_is_paid_once_when_the_object_falls(small_env):
+    """Knocking the object off the table ends the episode with a one-off penalty, so ending
+    early never pays more than holding on."""
+    import torch
+
+    env = small_env("grasp_and_reach", num_envs=2)
+    pose = env.sim.object_pose().copy()
+    pose[0, 2] = env.table_top_z - 0.3  # env 0: the object is below the table top
+    env.sim.reset([0], joint_pos=env.sim.joint_pos()[[0]], object_pose=pose[[0]])
+    _, reward, done, extras = env.step(torch.zeros(2, env.num_actions))
+    assert done.tolist() == [True, False] and not bool(extras["time_outs"][0])
+    rec = env.drain_completed()[0]
+    assert rec["terms"]["termination"] == pytest.approx(-env.cfg.reward.termination_penalty)
+    assert float(reward[0]) < float(reward[1]) - 0.9 * env.cfg.reward.termination_penalty

@@ -102,6 +102,7 @@ class RewardConfig:
     success_bonus: float = 2.0  # per step while the success condition holds
     stage_bonus_scale: float = 5.0  # handover: paid once per stage, × the stage number
     action_rate_weight: float = 0.01
+    termination_penalty: float = 10.0  # once, when the object falls off the table or leaves the workspace
     sticker_points_per_side: int = 3
     sticker_spread: float = 0.5
 
@@ -241,6 +242,7 @@ class ManipulationEnv:
 
         n = self.num_envs
         self.goal = np.zeros((n, 3))
+        self.goal_distance0 = np.zeros(n)  # object–goal distance when the episode began
         self.object_rest_z = np.zeros(n)
         self.targets = np.tile(self.default_pose, (n, 1))
         self.last_action = np.zeros((n, self.num_actions))
@@ -364,6 +366,7 @@ class ManipulationEnv:
         self.episode_length_buf[torch.as_tensor(ids)] = 0
         self.goal[ids] = self.sample_goals(ids)
         self.on_reset(ids)
+        self.goal_distance0[ids] = np.linalg.norm(self.sim.object_pose()[ids, :3] - self.goal[ids], axis=1)
         if self._policy_obs_prev is not None:
             self._policy_obs_prev[ids] = self._policy_obs(ids)
 
@@ -411,6 +414,9 @@ class ManipulationEnv:
         state["success_now"] = success_now
         terms = self.compute_rewards(state)
         terms["action_rate"] = -self.cfg.reward.action_rate_weight * np.sum((policy_action - self.last_action) ** 2, axis=1)
+        terminated = self.terminated(state)
+        # A one-off penalty (not a rate): scaled by 1/dt so that × dt below pays it once.
+        terms["termination"] = -self.cfg.reward.termination_penalty * terminated / self.dt_s
         reward = np.sum(list(terms.values()), axis=0) * self.dt_s
         for name, v in terms.items():
             self.episode_sums.setdefault(name, np.zeros(self.num_envs))
@@ -418,7 +424,6 @@ class ManipulationEnv:
         self.last_action = policy_action
         self.applied_action = a
 
-        terminated = self.terminated(state)
         time_out = self.episode_length_buf.numpy() >= self.max_episode_length
         done = terminated | time_out
         done_ids = np.flatnonzero(done)

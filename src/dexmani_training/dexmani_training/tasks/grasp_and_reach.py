@@ -112,7 +112,7 @@ class GraspAndReach(ManipulationEnv):
         lift = np.clip(state["object_height"], 0.0, r.lift_cap_m) * state["held"]
         return {
             "contact": r.contact_weight * contact,
-            "goal": object_goal_reward(state["object_pos"], self.goal, r.goal_weight),
+            "goal": object_goal_reward(state["object_pos"], self.goal, r.goal_weight, self.goal_distance0),
             "lift": r.lift_weight * lift,
             "success": r.success_bonus * state["success_now"],
         }

@@ -119,6 +119,8 @@ class Handover(ManipulationEnv):
         s = np.where((s == 0) & touch_a, 1, s)
         at_mid = np.linalg.norm(pos - self.intermediate_goal, axis=1) <= c.success_distance_m
         s = np.where((s == 1) & at_mid & touch_a & off_table, 2, s)
+        switched = (s >= 2) & (self.stage < 2)  # the goal becomes the final one: new reference distance
+        self.goal_distance0 = np.where(switched, np.linalg.norm(pos - self.final_goal, axis=1), self.goal_distance0)
         s = np.where((s == 2) & touch_b, 3, s)
         self.stage = s
         for k, name in enumerate(("contact_a", "intermediate", "contact_b"), start=1):
@@ -145,7 +147,7 @@ class Handover(ManipulationEnv):
         bonus = stage_bonus(self.stage, self._old_stage, r.stage_bonus_scale) / self.dt_s  # paid once; the env multiplies by dt
         return {
             "contact": r.contact_weight * contact,
-            "goal": object_goal_reward(state["object_pos"], self.goal, r.goal_weight),
+            "goal": object_goal_reward(state["object_pos"], self.goal, r.goal_weight, self.goal_distance0),
             "lift": r.lift_weight * lift,
             "stage_bonus": bonus,
             "success": r.success_bonus * state["success_now"],

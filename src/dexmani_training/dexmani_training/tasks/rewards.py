@@ -10,8 +10,9 @@ four fingertips (thumb, index, middle, ring) of each hand. Each hand contributes
 (all fingertips on stickers) and tends to 0 far away. A hand whose term is switched off (the
 inactive hand in grasp-and-reach, the hand of the other stage in handover) gets weight 0.
 
-The object-goal term penalizes the object's distance to its goal, ``−w·||p − g||``, so the
-reward grows as the object approaches the goal. The handover stage bonus is paid once when a
+The object-goal term penalizes the object's distance to its goal, ``−w·(||p − g|| − d₀)``, with
+d₀ the distance when the episode (or handover stage) began, so the reward grows as the object
+approaches the goal and is zero where it started. The handover stage bonus is paid once when a
 stage is first reached and grows with the stage: ``bonus_scale · k`` for stage ``k = 1, 2, ...``.
 """
 
@@ -55,9 +56,15 @@ def contact_sticker_reward(
     return np.asarray(weight_left) * left + np.asarray(weight_right) * right
 
 
-def object_goal_reward(object_pos: np.ndarray, goal_pos: np.ndarray, weight: float) -> np.ndarray:
-    """−weight · distance of the object to its goal (N,)."""
-    return -weight * np.linalg.norm(object_pos - goal_pos, axis=1)
+def object_goal_reward(object_pos: np.ndarray, goal_pos: np.ndarray, weight: float,
+                       reference_distance_m: np.ndarray | float = 0.0) -> np.ndarray:
+    """−weight · (distance of the object to its goal − reference) (N,).
+
+    With the distance at the start of the episode (or of the stage) as the reference the term is
+    0 where the object started, negative when it moves away and positive as it approaches. A
+    plain −weight·distance makes every step cost something, and then ending the episode early
+    (knocking the object off the table) pays — the policy learns to do exactly that."""
+    return -weight * (np.linalg.norm(object_pos - goal_pos, axis=1) - reference_distance_m)
 
 
 def stage_bonus(new_stage: np.ndarray, old_stage: np.ndarray, bonus_scale: float) -> np.ndarray:
