@@ -17,5 +17,5 @@ setup(
     zip_safe=True,
     description="Offline package: tasks, rewards, RL, task-aware init, autotune, distillation, export and the dexmani CLI.",
     license="Apache-2.0",
-    entry_points={"console_scripts": ["dexmani = dexmani_training.cli:main"]},
+    entry_points={"console_scripts": ["dexmani = dexmani_training.cli:main", "excitation_player = dexmani_training.autotune.node:main"]},
 )
