@@ -227,3 +227,29 @@ def test_bad_env_ids_and_sizes(scene):
     with pytest.raises(IndexError):
         sim.reset([-1])
     sim.close()
+
+
+def test_physics_latency_delays_a_new_target_by_whole_physics_steps():
+    """latency_s in the physics file holds the previous target for that long into each control
+    step: with 25 ms (5 steps) the joint has not started to move after the first 5 physics steps."""
+    from dataclasses import replace
+
+    from gr1_description.physics import PhysicsParams
+    from gr1_sim.batch import BatchedSim
+    from gr1_sim.scene import build_scene
+
+    def elbow_after_first_step(latency_s):
+        scene = build_scene("tabletop", replace(PhysicsParams.default(), latency_s=latency_s))
+        sim = BatchedSim(scene, 1, num_threads=1)
+        assert sim.delay_steps == round(latency_s / 0.005)
+        q0 = sim.joint_pos().copy()
+        target = q0.copy()
+        target[0, 3] -= 0.3  # left elbow
+        sim.step(target)
+        return q0[0, 3] - sim.joint_pos()[0, 3]
+
+    moved_now, moved_late = elbow_after_first_step(0.0), elbow_after_first_step(0.025)
+    assert moved_now > 0.005
+    assert moved_late < 0.6 * moved_now
+    with pytest.raises(ValueError, match="latency_s"):
+        BatchedSim(build_scene("tabletop", replace(PhysicsParams.default(), latency_s=0.2)), 1)

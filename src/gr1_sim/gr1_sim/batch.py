@@ -96,8 +96,18 @@ class BatchedSim:
         self._hold_act, self._hold_targets = movable_actuator_targets(base, self.scene.config.model)
         self._object_init = np.stack([m.qpos0[self._oq : self._oq + 7] for m in self.models])
 
+        # Actuation latency from the physics file (autotune's latency_s): a new target reaches the
+        # actuators this many physics steps into the control step; before that the previous one acts.
+        latency_s = float(self.scene.physics.latency_s)
+        self.delay_steps = int(round(latency_s / self.scene.config.timestep_s))
+        if not 0 <= self.delay_steps < self.decimation:
+            raise ValueError(
+                f"physics latency_s {latency_s} s is {self.delay_steps} physics steps; BatchedSim supports 0 to "
+                f"{self.decimation - 1} (less than one control step of {self.control_dt_s} s)"
+            )
         n = num_envs
         self.targets = np.tile(self.default_qpos, (n, 1))
+        self._prev_targets = self.targets.copy()
         self._qpos = np.zeros((n, base.nq))
         self._qvel = np.zeros((n, base.nv))
         self._tip_pos = np.zeros((n, self._tips.size, 3))
@@ -107,10 +117,14 @@ class BatchedSim:
     # --- stepping -------------------------------------------------------------------------
     def _step_chunk(self, envs: range) -> None:
         nstep = self.decimation
+        delay = self.delay_steps
         for i in envs:
             m, d = self.models[i], self.datas[i]
+            if delay:
+                d.ctrl[self._act] = self._prev_targets[i]
+                mujoco.mj_step(m, d, delay)
             d.ctrl[self._act] = self.targets[i]
-            mujoco.mj_step(m, d, nstep)
+            mujoco.mj_step(m, d, nstep - delay)
             mujoco.mj_kinematics(m, d)
 
     def step(self, targets: np.ndarray | None = None) -> None:
@@ -122,6 +136,7 @@ class BatchedSim:
         else:
             for f in [self._pool.submit(self._step_chunk, c) for c in self._chunks]:
                 f.result()
+        self._prev_targets[:] = self.targets
         self._gather()
 
     def set_joint_targets(self, targets: np.ndarray) -> None:
@@ -164,6 +179,7 @@ class BatchedSim:
             d.qpos[self._oq : self._oq + 7] = op[row]
             d.qpos[self._oq + 3 : self._oq + 7] /= np.linalg.norm(op[row, 3:])
             self.targets[i] = jp[row]
+            self._prev_targets[i] = jp[row]
             d.ctrl[self._act] = jp[row]
             d.ctrl[self._hold_act] = self._hold_targets
             mujoco.mj_forward(m, d)
