@@ -35,7 +35,7 @@ def main() -> int:
     p.add_argument("--no-init", action="store_true")
     p.add_argument("--save-interval", type=int, default=100)
     p.add_argument("--episodes", type=int, default=100)
-    p.add_argument("--torch-threads", type=int, default=1)
+    p.add_argument("--torch-threads", type=int, help="default: 1 in the rollout, all cores in the update")
     p.add_argument("--run-dir", type=Path)
     p.add_argument("--out", type=Path, required=True, help="output prefix: writes <out>.json and <out>.png")
     a = p.parse_args()

@@ -34,10 +34,9 @@ def main() -> int:
     p.add_argument("--num-envs", type=int, default=64)
     p.add_argument("--seconds", type=float, default=20.0)
     p.add_argument("--iterations", type=int, default=20)
-    p.add_argument("--torch-threads", type=int, default=1)
+    p.add_argument("--torch-threads", type=int, help="default: 1 in the rollout, all cores in the update")
     p.add_argument("--out", type=Path)
     a = p.parse_args()
-    torch.set_num_threads(a.torch_threads)
     cfg = task_config(a.task, {"num_envs": a.num_envs})
 
     env = make_env(cfg, seed=0)

@@ -71,7 +71,7 @@ class TrainConfig:
     max_minutes: float | None = None  # stop after this much wall-clock training time
     save_interval: int = 50
     num_threads: int | None = None  # simulator threads; default all cores
-    torch_threads: int | None = None
+    torch_threads: int | None = None  # None: 1 thread while the simulator threads step, all cores for the update
     ppo: PPOConfig = field(default_factory=PPOConfig)
 
 
@@ -165,8 +165,7 @@ class Trainer:
         self.cfg, self.train, self.seed = cfg, train, seed
         self.run_dir.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(seed)
-        if train.torch_threads:
-            torch.set_num_threads(train.torch_threads)
+        self._cores = torch.get_num_threads()
         self.env = make_env(cfg, seed=seed, num_threads=train.num_threads)
         self.alg = build_algorithm(self.env, train.ppo)
         self.iteration = 0
@@ -237,6 +236,9 @@ class Trainer:
                     stop_reason = "max_minutes"
                     break
                 t0 = time.perf_counter()
+                # Policy inference in the rollout is small; extra torch threads only fight the
+                # simulator's threads there. The update is large and gets every core.
+                torch.set_num_threads(self.train.torch_threads or 1)
                 with torch.inference_mode():
                     for _ in range(self.train.ppo.num_steps_per_env):
                         actions = self.alg.act(obs)
@@ -244,6 +246,7 @@ class Trainer:
                         self.alg.process_env_step(obs, rewards, dones, extras)
                     self.alg.compute_returns(obs)
                 t1 = time.perf_counter()
+                torch.set_num_threads(self.train.torch_threads or self._cores)
                 losses = self.alg.update()
                 t2 = time.perf_counter()
                 self.iteration += 1
