@@ -147,6 +147,7 @@ def write_yaml_atomic(path: str | Path, data: Any, force: bool = False) -> None:
     try:
         with os.fdopen(fd, "w") as f:
             yaml.safe_dump(data, f, sort_keys=False)
+        os.chmod(tmp, 0o644)  # mkstemp makes files private; a physics file is meant to be shared
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -47,7 +47,7 @@ def add_autotune_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--population", type=int, help="K, candidates of the random search; default 64")
     p.add_argument("--seed", type=int, help="search seed; default 0")
     p.add_argument("--refine", choices=("cmaes", "none"), help="refinement after the random search; default cmaes")
-    p.add_argument("--generations", type=int, help="CMA-ES generations; default 25")
+    p.add_argument("--generations", type=int, help="CMA-ES generations; default 30")
     p.add_argument("--initial", type=Path, help="physics YAML to start from (default: the built-in defaults)")
     p.add_argument("--config", type=Path, help="autotune YAML overriding config/autotune_default.yaml settings")
     p.add_argument("--threads", type=int, help="simulation threads; default: all cores")

@@ -140,14 +140,14 @@ class SearchConfig:
     population: int = 64  # K: candidates of the random search (the paper's single round)
     seed: int = 0
     refine: str = "cmaes"  # none | cmaes
-    cma_generations: int = 25
+    cma_generations: int = 30
     cma_population: int = 16  # candidates per generation (all blocks share the rollouts)
     cma_sigma0: float = 0.15  # initial step, in units of each parameter's normalized range
     # The first cma_offset_frac of the generations also search a per-joint latency offset
     # (±latency_offset_range_s) in each joint's block; their median then moves the global
     # latency (latency and inertia trade off along a narrow valley that a global-only latency
     # cannot follow).
-    cma_offset_frac: float = 0.6
+    cma_offset_frac: float = 0.4
     latency_offset_range_s: float = 0.02
     parameters: dict[str, ParameterRange] = field(default_factory=_default_parameters)
 
