@@ -466,3 +466,25 @@ def test_random_rotation_quat_angle_is_bounded():
         mujoco.mju_rotVecQuat(out, np.array([0.0, 0.0, 1.0]), q)
         assert np.arccos(np.clip(out[2], -1, 1)) <= 5 * DEG + 1e-9
     assert max(angles) <= 5 * DEG + 1e-9 and max(angles) > 4 * DEG
+
+
+def test_physics_file_reaches_the_task_and_gain_randomization_is_centred_on_it(small_env, tmp_path):
+    """`dexmani train --physics tuned.yaml`: the task's simulator uses the file's gains and
+    latency, and the p_gain term scales those gains (×0.8–1.1), not the defaults."""
+    from dataclasses import replace
+
+    from gr1_description import joints as jt
+    from gr1_description.physics import PhysicsParams
+
+    default = PhysicsParams.default()
+    name = jt.joint_names()[3]  # left elbow
+    tuned = replace(default, latency_s=0.01, joints={**default.joints, name: replace(default.joints[name], kp=3.0 * default.joints[name].kp)})
+    path = tmp_path / "tuned.yaml"
+    tuned.save(path)
+    env = small_env("grasp_and_reach", num_envs=4, enabled=("p_gain",), physics=str(path))
+    assert env.sim.delay_steps == 2
+    act = env.scene.actuator_ids[3]
+    kp = np.array([m.actuator_gainprm[act, 0] for m in env.sim.models])
+    nominal = 3.0 * default.joints[name].kp
+    assert np.all(kp >= 0.8 * nominal - 1e-9) and np.all(kp <= 1.1 * nominal + 1e-9)
+    assert np.allclose(kp / env.dr.p_gain_scale, nominal)
