@@ -36,7 +36,7 @@ import yaml
 from gr1_description import joints as jt
 
 from ..tasks import TASKS, make_env, task_config
-from ..tasks.base import TaskConfig, config_from_dict
+from ..tasks.base import TaskConfig, _plain, config_from_dict
 
 CHECKPOINT_FORMAT = 1
 
@@ -310,14 +310,6 @@ def check_checkpoint(meta: dict[str, Any], task: str, path: Path | str) -> None:
             f"checkpoint {path} was trained with another joint table ({len(names)} joints; "
             f"differences: {diff[:5] or 'length'}); expected the {len(expected)} joints of gr1_description"
         )
-
-
-def _plain(x):
-    if isinstance(x, dict):
-        return {k: _plain(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_plain(v) for v in x]
-    return x
 
 
 def default_run_dir(task: str, name: str | None, root: Path = Path("runs")) -> Path:
