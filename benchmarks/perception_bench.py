@@ -1,4 +1,5 @@
-"""Perception benchmarks: centroid accuracy (ground-truth masks + depth noise), the classical
+"""Perception benchmarks: centroid accuracy (ground-truth masks + depth noise; far 0.65-0.9 m from
+the third-view tripod, near 0.4-0.65 m from the tripod moved nearer and from the head camera), the classical
 segmenter (IoU, single-core latency at 640x480), SAM2 tiny latency (random weights).
 
     python benchmarks/perception_bench.py {centroid,classical,sam2} --out benchmarks/results/perception_X.json
@@ -33,20 +34,76 @@ def machine_info() -> dict:
     return info
 
 
-def bench_centroid(frames: int, seed: int) -> dict:
+#: Camera-object distance bands of the centroid target (0.4-0.9 m) and the cameras that reach them:
+#: from the standard tripod no table position is nearer than ~0.65 m, so the near band uses the
+#: tripod moved 0.25 m nearer (``third_view_near``) and, as a second check, the head camera
+#: (which sees the table from 0.60-0.65 m, looking ~65-77 deg down).
+CENTROID_SETTINGS = {
+    "far_third_view": ("third_view", 0.65, 0.9),
+    "near_third_view_near": ("third_view_near", 0.4, 0.65),
+    "near_head": ("head", 0.4, 0.65),
+}
+LATENCY_KEYS = ("latency_ms_median", "latency_ms_p90", "segment_ms_median", "geometry_ms_median")
+
+
+def bench_centroid(frames: int, seed: int, latency_from: Path | None = None, latency_note: str = "") -> dict:
+    from dataclasses import replace
+
+    from dexmani_perception.config import PerceptionConfig
     from dexmani_perception.evaluate import EvalOptions, run_eval
 
-    out = {}
-    for objects in ("train", "novel"):
-        r = run_eval(EvalOptions(objects=objects, frames=frames, segmenter="gt", seed=seed))
-        out[objects] = r
-    return {
-        "benchmark": "perception_centroid",
-        "command": f"dexmani perception eval --segmenter gt --objects {{train,novel}} --frames {frames} --seed {seed}",
-        "target": "centroid error median <= 10 mm and p90 <= 20 mm on train and novel objects, 0.4-0.9 m, GT masks + depth noise",
-        "met": all(r["centroid_error_mm_median"] <= 10 and r["centroid_error_mm_p90"] <= 20 for r in out.values()),
-        "results": out,
+    old = json.loads(latency_from.read_text()) if latency_from is not None else None  # read first: fail before the runs
+    out: dict = {}
+    for name, (camera, lo, hi) in CENTROID_SETTINGS.items():
+        out[name] = {}
+        for objects in ("train", "novel"):
+            out[name][objects] = run_eval(EvalOptions(objects=objects, frames=frames, segmenter="gt", seed=seed, camera=camera,
+                                                      min_distance_m=lo, max_distance_m=hi))
+            r = out[name][objects]
+            print(f"{name} {objects}: median {r['centroid_error_mm_median']:.1f} mm, p90 {r['centroid_error_mm_p90']:.1f} mm, "
+                  f"{r['distance_m_observed'][0]:.2f}-{r['distance_m_observed'][1]:.2f} m", file=sys.stderr)
+    # Ablation on the same scenes: the sphere model alone (no support plane), as before the support
+    # plane was added; it fails for tall objects seen from above (the head camera).
+    cfg = PerceptionConfig()
+    cfg.centroid = replace(cfg.centroid, support_plane=False)
+    ablation = {
+        name: {o: run_eval(EvalOptions(objects=o, frames=frames, segmenter="gt", seed=seed, camera=camera, min_distance_m=lo,
+                                       max_distance_m=hi, config=cfg)) for o in ("train", "novel")}
+        for name, (camera, lo, hi) in CENTROID_SETTINGS.items()
     }
+    result = {
+        "benchmark": "perception_centroid",
+        "command": f"dexmani perception eval --segmenter gt --objects {{train,novel}} --frames {frames} --seed {seed} "
+                   "--camera CAMERA --min-distance LO --max-distance HI, per setting below",
+        "settings": {k: {"camera": c, "min_distance_m": lo, "max_distance_m": hi} for k, (c, lo, hi) in CENTROID_SETTINGS.items()},
+        "target": "centroid error median <= 10 mm and p90 <= 20 mm on train and novel objects, 0.4-0.9 m, GT masks + depth noise",
+        "met": all(r["centroid_error_mm_median"] <= 10 and r["centroid_error_mm_p90"] <= 20 for s in out.values() for r in s.values()),
+        "results": out,
+        "ablation_sphere_model_only": {
+            name: {o: {k: r[k] for k in ("centroid_error_mm_median", "centroid_error_mm_p90", "per_object", "worst_frames")}
+                   for o, r in by_objects.items()}
+            for name, by_objects in ablation.items()
+        },
+    }
+    if latency_from is not None:
+        # Latency measured now would not be quotable (a shared machine): keep the earlier file's
+        # numbers, labelled as such, and null the ones of this run.
+        if "latency" in old:  # itself a re-run: carry its block over unchanged
+            result["latency"] = old["latency"]
+        else:
+            old_results = old["results"].get("far_third_view", old["results"])  # this format, or the earlier one
+            result["latency"] = {
+                "measured_in_this_run": False,
+                "values": {o: {k: old_results[o].get(k) for k in LATENCY_KEYS} for o in ("train", "novel")},
+                "source": f"{latency_from.name} (third-view camera, GT masks, one thread; machine: {old.get('machine')})",
+            }
+            if latency_note:
+                result["latency"]["note"] = latency_note
+        for s in out.values():
+            for r in s.values():
+                for k in LATENCY_KEYS:
+                    r[k] = None
+    return result
 
 
 def bench_classical(frames: int, seed: int, repeats: int) -> dict:
@@ -163,10 +220,13 @@ def main(argv=None) -> int:
     p.add_argument("--sizes", default="1024,512", help="sam2: input sizes")
     p.add_argument("--threads", default="1,2", help="sam2: torch thread counts")
     p.add_argument("--device", default="cpu", help="sam2: cpu | cuda")
+    p.add_argument("--latency-from", type=Path, help="centroid: keep the latency numbers of this earlier results file (and "
+                   "null this run's), for accuracy re-runs on a machine too busy for timings")
+    p.add_argument("--latency-note", default="", help="centroid: a note stored with --latency-from's numbers")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
     if args.which == "centroid":
-        result = bench_centroid(args.frames, args.seed)
+        result = bench_centroid(args.frames, args.seed, args.latency_from, args.latency_note)
     elif args.which == "classical":
         result = bench_classical(args.frames, args.seed, args.repeats)
     else:

@@ -22,11 +22,12 @@ def _rays_base(cam: CameraModel, pose: RigidTransform) -> tuple[np.ndarray, np.n
     return rays_cam @ pose.rotation.T, pose.translation_m
 
 
-def render(cam: CameraModel, pose: RigidTransform, spheres=(), boxes=(), plane_z: float | None = None):
+def render(cam: CameraModel, pose: RigidTransform, spheres=(), boxes=(), plane_z: float | None = None, cylinders=()):
     """Planar depth (metres, 0 = nothing) and an object-id image (-1 background, 0.. objects).
 
     spheres: (centre, radius) in the base frame; boxes: (centre, half_extents) axis-aligned;
-    plane_z: a horizontal plane (the table) at this height, id -1.
+    cylinders: (centre, radius, half_height) upright (axis along base z); plane_z: a horizontal
+    plane (the table) at this height, id -1. Ids count spheres, then boxes, then cylinders.
     """
     d, o = _rays_base(cam, pose)  # ray directions (t = planar depth), origin
     h, w = cam.height, cam.width
@@ -54,6 +55,26 @@ def render(cam: CameraModel, pose: RigidTransform, spheres=(), boxes=(), plane_z
         tmax = np.nanmin(np.maximum(t1, t2), axis=-1)
         hit = (tmax >= tmin) & (tmin > 0) & (tmin < best)
         best[hit], ids[hit] = tmin[hit], k
+        k += 1
+    for c, r, hh in cylinders:
+        c = np.asarray(c, float)
+        ox, oy = o[0] - c[0], o[1] - c[1]
+        a = d[..., 0] ** 2 + d[..., 1] ** 2
+        b = 2 * (d[..., 0] * ox + d[..., 1] * oy)
+        cc = ox * ox + oy * oy - r * r
+        disc = b * b - 4 * a * cc
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t_side = (-b - np.sqrt(disc)) / (2 * a)
+            z_side = o[2] + t_side * d[..., 2]
+            side = (disc >= 0) & (t_side > 0) & (np.abs(z_side - c[2]) <= hh)
+            t = np.where(side, t_side, np.inf)
+            for zc in (c[2] + hh, c[2] - hh):  # the caps
+                t_cap = (zc - o[2]) / d[..., 2]
+                x, y = o[0] + t_cap * d[..., 0] - c[0], o[1] + t_cap * d[..., 1] - c[1]
+                cap = (t_cap > 0) & (x * x + y * y <= r * r) & (t_cap < t)
+                t = np.where(cap, t_cap, t)
+        hit = np.isfinite(t) & (t < best)
+        best[hit], ids[hit] = t[hit], k
         k += 1
     if plane_z is not None:
         with np.errstate(divide="ignore", invalid="ignore"):

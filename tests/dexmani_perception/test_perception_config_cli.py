@@ -73,6 +73,22 @@ def test_eval_with_ground_truth_masks_is_accurate(capsys):
     assert result["centroid_error_mm_median"] < 15
 
 
+def test_eval_near_tripod_camera_and_lifted_objects(capsys):
+    """``third_view_near`` covers the near part of the range (no table position is nearer than
+    ~0.65 m to the standard tripod); ``--lift`` holds the object above the table."""
+    assert main(["perception", "eval", "--camera", "third_view_near", "--min-distance", "0.4", "--max-distance", "0.65",
+                 "--objects", "cylinder_r2_h12cm", "--frames", "3", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    lo, hi = result["distance_m_observed"]
+    assert result["camera"] == "third_view_near" and 0.4 <= lo <= hi <= 0.65
+    assert result["valid_fraction"] == 1.0 and result["centroid_error_mm_median"] < 10
+    assert main(["perception", "eval", "--lift", "0.05", "--frames", "2", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["lift_m"] == 0.05 and result["valid_fraction"] == 1.0 and result["centroid_error_mm_median"] < 20
+    assert main(["perception", "eval", "--camera", "tripod", "--frames", "1"]) == 2
+    assert "third_view_near" in capsys.readouterr().err
+
+
 def test_sim_camera_model_matches_the_renderer():
     """gr1_sim's principal point is corner-based: our model shifts it by half a pixel. A rendered
     sphere, back-projected, must come out at the body's position."""

@@ -24,13 +24,17 @@ def add_perception_parser(subparsers) -> argparse.ArgumentParser:
         "segmentation + segmented depth + centroid, and print one JSON object: centroid error (mm, vs the "
         "object's body position, base frame), mask IoU vs the rendered mask, latency per frame.",
     )
-    ev.add_argument("--objects", choices=("train", "novel"), default="train", help="object set; default: train")
+    ev.add_argument("--objects", default="train", help="object set: train (default), novel, another gr1_sim object group, or "
+                    "one object's name (e.g. cylinder_r2_h12cm)")
     ev.add_argument("--frames", type=int, default=60, help="frames to evaluate; default 60")
     ev.add_argument("--episode-frames", type=int, default=5, help="frames per prompted episode (then tracked); default 5")
     ev.add_argument("--segmenter", choices=("gt", "classical", "sam2"), default="gt", help="default: gt (rendered mask)")
-    ev.add_argument("--camera", default="third_view", help="camera to evaluate; default third_view (the centroid camera)")
+    ev.add_argument("--camera", default="third_view", help="camera to evaluate: third_view (default, the centroid camera), head, "
+                    "or third_view_near (the tripod 0.25 m nearer: objects 0.4-0.65 m away)")
     ev.add_argument("--min-distance", type=float, default=0.4, help="min camera-object distance (m); default 0.4")
     ev.add_argument("--max-distance", type=float, default=0.9, help="max camera-object distance (m); default 0.9")
+    ev.add_argument("--lift", type=float, default=0.0, metavar="M",
+                    help="hold the object this far above the table (a grasped object; no hand is rendered); default 0")
     ev.add_argument("--no-depth-noise", action="store_true", help="use clean rendered depth")
     ev.add_argument("--mask-noise", action="store_true", help="noise the ground-truth mask (training-time noise)")
     ev.add_argument("--camera-jitter", action="store_true", help="render from a jittered camera, perceive with the nominal one")
@@ -74,7 +78,7 @@ def cmd_perception_eval(args) -> int:
         raise FileExistsError(f"{args.out} exists; pass --force to overwrite")
     opts = EvalOptions(
         objects=args.objects, frames=args.frames, episode_frames=args.episode_frames, segmenter=args.segmenter,
-        camera=args.camera, min_distance_m=args.min_distance, max_distance_m=args.max_distance,
+        camera=args.camera, min_distance_m=args.min_distance, max_distance_m=args.max_distance, lift_m=args.lift,
         depth_noise=not args.no_depth_noise, mask_noise=args.mask_noise, camera_jitter=args.camera_jitter,
         prompt=args.prompt, seed=args.seed, threads=args.threads, viz_dir=args.viz, viz_max=args.viz_max,
         force=args.force, config=cfg,

@@ -4,6 +4,10 @@ renderer's ground truth.
 Scenes: the tabletop scene with one object of the chosen group (``train`` or ``novel``) at a
 random position and yaw on the table, kept where the evaluated camera (default the third-view
 camera, which the paper uses for the centroid) sees it from ``min_distance_m``–``max_distance_m``.
+From the standard tripod no table position is nearer than ~0.65 m; ``third_view_near`` (see
+:data:`EVAL_CAMERAS`) is the same tripod moved nearer, for 0.4–0.65 m. ``lift_m`` holds the object
+above the table instead (a grasped object, without the hand), to check that the centroid does not
+treat a lifted object as resting on the table.
 Frames come in short episodes: the first frame is prompted with a click at the object's middle
 (the ground-truth mask pixel nearest its centroid, what an operator would click), later frames
 move the object by up to 1 cm and 0.1 rad per frame and are tracked. Depth gets the noise model;
@@ -32,6 +36,14 @@ from .segmenters.base import Prompt
 
 OBJECT_SETS = ("train", "novel")
 
+#: Cameras the evaluation can add to the scene (parent body, position, look-at point, world frame).
+#: ``third_view_near``: the tripod moved 0.25 m nearer and 0.18 m lower than ``third_view`` (the
+#: same ~30 deg downward view of the table), so that objects can be placed 0.4-0.65 m from it: from
+#: the standard tripod no table position is nearer than ~0.65 m.
+EVAL_CAMERAS: dict[str, tuple[str, tuple[float, float, float], tuple[float, float, float]]] = {
+    "third_view_near": ("world", (0.90, 0.0, 1.12), (0.40, 0.0, 0.84)),
+}
+
 
 @dataclass
 class EvalOptions:
@@ -42,6 +54,7 @@ class EvalOptions:
     camera: str = "third_view"
     min_distance_m: float = 0.4
     max_distance_m: float = 0.9
+    lift_m: float = 0.0  # object held this far above the table (a grasped object), not resting on it
     depth_noise: bool = True
     mask_noise: bool = False
     camera_jitter: bool = False
@@ -61,6 +74,8 @@ class EvalOptions:
             raise ValueError(f"--segmenter must be one of {SEGMENTERS}, got {self.segmenter!r}")
         if self.frames < 1 or self.episode_frames < 1:
             raise ValueError(f"--frames and --episode-frames must be >= 1, got {self.frames}, {self.episode_frames}")
+        if not 0 <= self.lift_m <= 0.5:
+            raise ValueError(f"--lift must be in [0, 0.5] m, got {self.lift_m}")
         if not 0 < self.min_distance_m < self.max_distance_m:
             raise ValueError(f"need 0 < min distance < max distance, got {self.min_distance_m}, {self.max_distance_m}")
         if self.prompt not in ("point", "box"):
@@ -110,7 +125,7 @@ def _object_pose_sampler(scene_cfg, obj, cam_world, cam_model, opts: EvalOptions
     tx, ty = scene_cfg.table_center_xy_m
     sx, sy = scene_cfg.table_size_m
     margin = 0.06
-    z = scene_cfg.table_height_m + obj.half_height_m(scene_cfg.object_scale) + 0.0005
+    z = scene_cfg.table_height_m + obj.half_height_m(scene_cfg.object_scale) + 0.0005 + opts.lift_m
 
     def ok(x, y) -> bool:
         if abs(x - tx) > sx / 2 - margin or abs(y - ty) > sy / 2 - margin:
@@ -144,12 +159,24 @@ def _object_pose_sampler(scene_cfg, obj, cam_world, cam_model, opts: EvalOptions
     return first, move
 
 
+def _scene_config(object_name: str, camera: str):
+    """The tabletop scene with ``object_name``, plus ``camera`` when it is one of :data:`EVAL_CAMERAS`."""
+    from gr1_sim.cameras import CameraConfig
+    from gr1_sim.scene import scene_config
+
+    cfg = scene_config("tabletop", object=object_name)
+    if camera in EVAL_CAMERAS and camera not in cfg.cameras:
+        parent, pos, look_at = EVAL_CAMERAS[camera]
+        cfg.cameras = {**cfg.cameras, camera: CameraConfig(camera, parent, pos, look_at)}
+    return cfg
+
+
 def run_eval(opts: EvalOptions, progress=None) -> dict[str, Any]:
     """Run the evaluation; returns the JSON-able summary (and per-object breakdown)."""
     import mujoco
     from gr1_sim.objects import object_group
     from gr1_sim.render import SceneRenderer, select_gl_backend
-    from gr1_sim.scene import build_scene, scene_config
+    from gr1_sim.scene import build_scene
 
     from . import sim
     from .viz import colorize_depth, draw_cross, outline, overlay, write_png
@@ -177,9 +204,9 @@ def run_eval(opts: EvalOptions, progress=None) -> dict[str, Any]:
         n_ep = per_object_episodes[obj.name]
         if n_ep == 0:
             continue
-        scene = build_scene(scene_config("tabletop", object=obj.name))
+        scene = build_scene(_scene_config(obj.name, opts.camera))
         if opts.camera not in scene.camera_ids:
-            raise ValueError(f"unknown camera {opts.camera!r}; valid: {sorted(scene.camera_ids)}")
+            raise ValueError(f"unknown camera {opts.camera!r}; valid: {sorted(set(scene.camera_ids) | set(EVAL_CAMERAS))}")
         model = scene.model
         data = mujoco.MjData(model)
         mujoco.mj_forward(model, data)
@@ -274,6 +301,7 @@ def summarize(rows: list[dict[str, Any]], opts: EvalOptions, skipped: int, wall_
         "frames_skipped_not_fully_visible": skipped,
         "episode_frames": opts.episode_frames,
         "distance_m_range": [opts.min_distance_m, opts.max_distance_m],
+        "lift_m": opts.lift_m,
         "distance_m_observed": [min((r["distance_m"] for r in rows), default=None), max((r["distance_m"] for r in rows), default=None)],
         "depth_noise": opts.depth_noise,
         "mask_noise": opts.mask_noise,

@@ -180,6 +180,56 @@ def segment_depth(depth_m: np.ndarray, mask: np.ndarray, cfg: SegmentedDepthConf
     return SegmentedDepth(out, out_mask, int(mm.sum()), n_obj)
 
 
+# --- support plane --------------------------------------------------------------------------
+class PlaneFitError(RuntimeError):
+    """No plane could be fitted (too few points, none within the allowed tilt)."""
+
+
+def fit_plane_ransac(
+    points: np.ndarray, inlier_m: float, iterations: int, rng: np.random.Generator, up: np.ndarray | None = None,
+    max_tilt_deg: float = 90.0,
+) -> tuple[np.ndarray, float, np.ndarray]:
+    """Plane n·p + d = 0 with unit n oriented so that the camera origin is on the positive side
+    (d > 0): heights n·p + d > 0 are between the plane and the camera. Returns n, d, inliers."""
+    n_pts = len(points)
+    if n_pts < 3:
+        raise PlaneFitError(f"only {n_pts} valid depth points for the plane fit")
+    idx = rng.integers(0, n_pts, size=(iterations, 3))
+    a, b, c = points[idx[:, 0]], points[idx[:, 1]], points[idx[:, 2]]
+    normals = np.cross(b - a, c - a)
+    norms = np.linalg.norm(normals, axis=1)
+    good = norms > 1e-9
+    normals = normals[good] / norms[good, None]
+    a = a[good]
+    if len(normals) == 0:
+        raise PlaneFitError("degenerate plane samples (all points collinear)")
+    ds = -(normals * a).sum(1)
+    flip = ds < 0
+    normals[flip] *= -1
+    ds[flip] *= -1
+    if up is not None:
+        ok = normals @ up >= np.cos(np.radians(max_tilt_deg))
+        if not ok.any():
+            raise PlaneFitError(f"no plane within {max_tilt_deg} deg of horizontal near the object")
+        normals, ds = normals[ok], ds[ok]
+    resid = np.abs(points @ normals.T + ds[None, :])
+    counts = (resid < inlier_m).sum(0)
+    best = int(np.argmax(counts))
+    inl = resid[:, best] < inlier_m
+    if inl.sum() < 3:
+        raise PlaneFitError("plane fit found fewer than 3 inliers")
+    p = points[inl]
+    centroid = p.mean(0)
+    _, _, vt = np.linalg.svd(p - centroid, full_matrices=False)
+    n = vt[-1]
+    if n @ normals[best] < 0:
+        n = -n
+    d = -float(n @ centroid)
+    if d < 0:
+        n, d = -n, -d
+    return n, d, inl
+
+
 # --- centroid -------------------------------------------------------------------------------
 @dataclass
 class CentroidConfig:
@@ -194,6 +244,17 @@ class CentroidConfig:
     surface_offset: str = "minor_axis"  # "minor_axis" | "equivalent_radius" | "none"
     surface_offset_factor: float = 0.9  # x the sphere model's push-back (0.9: chosen on eval seed 1, see README)
     max_surface_offset_m: float = 0.15
+    # Support-plane model (see estimate_centroid, step 5): the height of a resting object's centre.
+    support_plane: bool = True
+    support_ring_px: tuple[int, int] = (4, 30)  # table depth: mask box grown by [1] px, minus the mask grown by [0] px (at 640 px width)
+    support_sample_points: int = 600  # ring pixels used for the plane fit (evenly spread over the ring)
+    support_ransac_iterations: int = 64
+    support_plane_inlier_m: float = 0.004
+    support_max_tilt_deg: float = 25.0  # plane normal vs the base frame's up axis
+    support_min_inlier_fraction: float = 0.3  # of the sampled ring points; fewer: no plane
+    support_top_percentile: float = 98.0  # the object's top height above the plane
+    support_contact_m: tuple[float, float] = (0.010, 0.020)  # lowest visible height: resting at <= [0], not at >= [1], blended between
+    support_depth_jump_rel: float = 0.03  # mask pixels on a depth jump this large (relative) are not contact evidence
     full_confidence_points: int = 200  # this many inliers or more: no penalty on confidence
     reject_truncated: bool = True  # a mask touching the image border: invalid (the object is cut off)
 
@@ -204,6 +265,18 @@ class CentroidConfig:
             raise ValueError(f"centroid.surface_offset must be minor_axis, equivalent_radius or none, got {self.surface_offset!r}")
         if not 0 <= self.min_depth_m < self.max_depth_m:
             raise ValueError(f"centroid: need 0 <= min_depth_m < max_depth_m, got {self.min_depth_m}, {self.max_depth_m}")
+        r_in, r_out = self.support_ring_px
+        if not 0 <= r_in < r_out:
+            raise ValueError(f"centroid.support_ring_px must be (inner, outer) with 0 <= inner < outer, got {self.support_ring_px}")
+        c0, c1 = self.support_contact_m
+        if not 0 <= c0 < c1:
+            raise ValueError(f"centroid.support_contact_m must be (resting, not resting) with 0 <= a < b, got {self.support_contact_m}")
+        if not 0 < self.support_top_percentile <= 100:
+            raise ValueError(f"centroid.support_top_percentile must be in (0, 100], got {self.support_top_percentile}")
+        if self.support_sample_points < 3 or self.support_ransac_iterations < 1 or self.support_plane_inlier_m <= 0:
+            raise ValueError("centroid: need support_sample_points >= 3, support_ransac_iterations >= 1, support_plane_inlier_m > 0")
+        if not 0 <= self.support_min_inlier_fraction <= 1:
+            raise ValueError(f"centroid.support_min_inlier_fraction must be in [0, 1], got {self.support_min_inlier_fraction}")
 
 
 @dataclass
@@ -220,13 +293,35 @@ class CentroidResult:
     num_points: int = 0
     mask_pixels: int = 0
     pixel_uv: tuple[float, float] = (float("nan"), float("nan"))  # image-plane centre of the mask
+    support: SupportEstimate | None = None  # the support-plane model's evidence (None: not used / no plane)
 
     def to_dict(self) -> dict:
         return {
             "valid": self.valid, "reason": self.reason, "position_m": self.position_m.tolist(),
             "position_camera_m": self.position_camera_m.tolist(), "confidence": self.confidence,
             "num_points": self.num_points, "mask_pixels": self.mask_pixels,
+            "support": None if self.support is None else self.support.to_dict(),
         }
+
+
+@dataclass
+class SupportEstimate:
+    """The supporting plane under the object and what it says about the object's height.
+
+    ``weight`` is how much the support-plane height replaced the sphere model's (1: resting, the
+    visible surface reaches the plane; 0: lifted, or a rounded object whose lowest visible point
+    is high above the plane; linear between the two ``support_contact_m`` heights)."""
+
+    normal_camera: np.ndarray  # unit normal, optical frame, pointing to the camera's side
+    offset_m: float  # plane: normal . p + offset_m = 0 (offset > 0: the camera is above it)
+    inlier_fraction: float  # of the sampled ring points within support_plane_inlier_m
+    top_height_m: float  # the object's top above the plane (support_top_percentile of its points)
+    contact_height_m: float  # the lowest visible object height above the plane (1st percentile); NaN if unknown
+    weight: float
+
+    def to_dict(self) -> dict:
+        return {"normal_camera": self.normal_camera.tolist(), "offset_m": self.offset_m, "inlier_fraction": self.inlier_fraction,
+                "top_height_m": self.top_height_m, "contact_height_m": self.contact_height_m, "weight": self.weight}
 
 
 def _bbox(mask: np.ndarray, pad: int) -> tuple[slice, slice]:
@@ -260,6 +355,91 @@ def _half_size_px(mask: np.ndarray, mode: str) -> float:
     return 2.0 * np.sqrt(max(lam_min - 1.0 / 12.0, 0.0) + 1e-12)
 
 
+def _depth_jumps(d: np.ndarray, rel: float) -> np.ndarray:
+    """Pixels with a 4-neighbour whose depth differs by more than ``rel`` of the larger one."""
+    jump = np.zeros(d.shape, dtype=bool)
+    dx = np.abs(d[:, 1:] - d[:, :-1]) > rel * np.maximum(d[:, 1:], d[:, :-1])
+    dy = np.abs(d[1:] - d[:-1]) > rel * np.maximum(d[1:], d[:-1])
+    jump[:, 1:] |= dx
+    jump[:, :-1] |= dx
+    jump[1:] |= dy
+    jump[:-1] |= dy
+    return jump
+
+
+def estimate_support(
+    depth: np.ndarray,
+    mask: np.ndarray,
+    camera: CameraModel,
+    up_camera: np.ndarray,
+    object_points: np.ndarray,
+    cfg: CentroidConfig,
+) -> SupportEstimate | None:
+    """The plane the object stands on, its top height above it, and whether it rests on it.
+
+    * Plane: RANSAC (fixed seed, so a frame always gives the same answer) on valid depth in a
+      ring around the mask (the mask's box grown by ``support_ring_px[1]`` px, minus the mask
+      grown by ``support_ring_px[0]``; pixel sizes for a 640-px-wide image), normals within
+      ``support_max_tilt_deg`` of ``up_camera`` (the base frame's up axis in the optical frame),
+      refined by least squares. None when no such plane holds ``support_min_inlier_fraction``.
+    * Top: the ``support_top_percentile`` of the heights of ``object_points`` (the eroded,
+      depth-inlier points) above the plane. None when the object is not above the plane.
+    * Contact: the 1st percentile of the heights of all mask pixels with valid depth that are not
+      on a depth jump. A resting flat-bottomed object shows its surface down to the table, and
+      where it meets the table there is no depth jump, so this is ~0; a lifted object is
+      separated from the table behind it by a depth jump all around, so its mixed (flying)
+      edge pixels are not counted and this is its lift height or more.
+    """
+    scale = depth.shape[1] / 640.0
+    # The ring and the contact pixels are taken on a grid of step ``s`` (2 px at 640 px width):
+    # the plane needs a few hundred points, the contact height a 1st percentile; both are as good
+    # from a quarter of the pixels, at a quarter of the cost.
+    s = max(round(2 * scale), 1)
+    r_in = max(int(np.ceil(cfg.support_ring_px[0] * scale / s)), 0)
+    r_out = max(round(cfg.support_ring_px[1] * scale), s * (r_in + 1))
+    rs, cs = _bbox(mask, pad=r_out)
+    m, d = mask[rs, cs], depth[rs, cs]
+    rays = camera.ray_grid()[rs, cs]
+    hh, ww = (m.shape[0] // s) * s, (m.shape[1] // s) * s
+    m_grid = np.zeros((hh // s, ww // s), dtype=bool)  # a grid cell touching the mask is mask
+    for i in range(s):
+        for j in range(s):
+            m_grid |= m[i:hh:s, j:ww:s]
+    d_grid = d[:hh:s, :ww:s]
+    near = ndimage.binary_dilation(m_grid, iterations=r_in) if r_in > 0 else m_grid
+    vv, uu = np.nonzero(~near & (d_grid >= cfg.min_depth_m) & (d_grid <= cfg.max_depth_m))
+    if len(vv) < 3:
+        return None
+    if len(vv) > cfg.support_sample_points:  # evenly spread over the ring, the same for the same frame
+        take = np.linspace(0, len(vv) - 1, cfg.support_sample_points).astype(np.int64)
+        vv, uu = vv[take], uu[take]
+    ring_pts = rays[vv * s, uu * s].astype(np.float64) * d_grid[vv, uu, None].astype(np.float64)
+    try:
+        n, off, inl = fit_plane_ransac(ring_pts, cfg.support_plane_inlier_m, cfg.support_ransac_iterations,
+                                       np.random.default_rng(0), up_camera, cfg.support_max_tilt_deg)
+    except PlaneFitError:
+        return None
+    inlier_fraction = float(inl.mean())
+    if inlier_fraction < cfg.support_min_inlier_fraction:
+        return None
+    top = float(np.percentile(object_points @ n + off, cfg.support_top_percentile))
+    if top <= cfg.support_plane_inlier_m:
+        return None  # nothing of the object rises above this plane: it is not the object's support
+    mr, mc = _bbox(m, pad=1)
+    dm = d[mr, mc]
+    contact_px = m[mr, mc] & (dm >= cfg.min_depth_m) & (dm <= cfg.max_depth_m) & ~_depth_jumps(dm, cfg.support_depth_jump_rel)
+    cv, cu = np.nonzero(contact_px[::s, ::s])
+    if len(cv) >= cfg.min_points:
+        cv, cu = cv * s, cu * s
+        heights = (rays[mr, mc][cv, cu].astype(np.float64) * dm[cv, cu, None]) @ n + off
+        contact = float(np.percentile(heights, 1.0))
+        c0, c1 = cfg.support_contact_m
+        weight = float(np.clip((c1 - contact) / (c1 - c0), 0.0, 1.0))
+    else:
+        contact, weight = float("nan"), 0.0
+    return SupportEstimate(n, float(off), inlier_fraction, top, contact, weight)
+
+
 def estimate_centroid(
     depth_m: np.ndarray,
     mask: np.ndarray,
@@ -279,7 +459,18 @@ def estimate_centroid(
        the centre's depth): a sphere's visible surface, sampled uniformly in the image, lies on
        average 2/3 of the radius in front of the centre (a bit more when the eroded rim is left
        out, see :func:`sphere_surface_offset`). ``surface_offset_factor`` scales that push.
-    5. Transform to the base frame. Without a transform the result is invalid (reason says so).
+    5. Support plane (``support_plane``, needs ``base_from_camera`` for the up direction): the
+       sphere model's *height* is wrong for objects that are not as deep as they are wide, most
+       of all for a tall object seen from above (the camera sees its top face; the centre is half
+       the object's height below it). For an object resting on a plane, the height is observable
+       instead: the centre of an object symmetric about its mid-height lies half its top height
+       above the plane. :func:`estimate_support` fits the plane around the mask, measures the
+       top height and whether the object rests on the plane; the centre's height above the plane
+       is then replaced by half the top height, with ``weight`` 1 for a resting object, 0 for a
+       lifted one (or a rounded one whose lowest visible point is well above the plane, where the
+       sphere model is right anyway), linear between. The horizontal position stays the sphere
+       model's. No plane (or no transform): step 4 alone.
+    6. Transform to the base frame. Without a transform the result is invalid (reason says so).
 
     Confidence multiplies the fraction of mask pixels with valid depth, the inlier fraction,
     and min(1, inliers / ``full_confidence_points``).
@@ -336,9 +527,17 @@ def estimate_centroid(
             z_center = float(surface[2]) + offset * half_m
         push = min(offset * half_m, cfg.max_surface_offset_m)
         center = surface + surface / np.linalg.norm(surface) * push
+    support = None
+    if cfg.surface_offset != "none" and cfg.support_plane and base_from_camera is not None:
+        up_camera = base_from_camera.rotation.T @ np.array([0.0, 0.0, 1.0])
+        support = estimate_support(depth, mask, camera, up_camera, pts, cfg)
+        if support is not None and support.weight > 0:
+            height = float(support.normal_camera @ center + support.offset_m)
+            center = center - support.weight * (height - 0.5 * support.top_height_m) * support.normal_camera
     confidence = (n_valid / max(n_use, 1)) * (n_in / n_valid) * min(1.0, n_in / cfg.full_confidence_points)
     if base_from_camera is None:
         return CentroidResult(False, "no transform from the camera frame to the base frame", position_camera_m=center,
                               surface_camera_m=surface, confidence=float(confidence), num_points=n_in, mask_pixels=n_mask,
                               pixel_uv=pixel_uv)
-    return CentroidResult(True, "", base_from_camera.apply(center), center, surface, float(confidence), n_in, n_mask, pixel_uv)
+    return CentroidResult(True, "", base_from_camera.apply(center), center, surface, float(confidence), n_in, n_mask, pixel_uv,
+                          support)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from ..geometry import depth_to_metres
+from ..geometry import PlaneFitError, depth_to_metres, fit_plane_ransac
 from .base import Prompt, Segmenter, SegmenterFrame, TrackingConfig
 
 
@@ -56,55 +56,6 @@ class ClassicalSegmenterConfig:
                 f"classical: need 0 < min_height_m <= seed_height_m < max_height_m, got "
                 f"{self.min_height_m}, {self.seed_height_m}, {self.max_height_m}"
             )
-
-
-class PlaneFitError(RuntimeError):
-    pass
-
-
-def fit_plane_ransac(
-    points: np.ndarray, inlier_m: float, iterations: int, rng: np.random.Generator, up: np.ndarray | None = None,
-    max_tilt_deg: float = 90.0,
-) -> tuple[np.ndarray, float, np.ndarray]:
-    """Plane n·p + d = 0 with unit n oriented so that the camera origin is on the positive side
-    (d > 0): heights n·p + d > 0 are between the plane and the camera. Returns n, d, inliers."""
-    n_pts = len(points)
-    if n_pts < 3:
-        raise PlaneFitError(f"only {n_pts} valid depth points for the plane fit")
-    idx = rng.integers(0, n_pts, size=(iterations, 3))
-    a, b, c = points[idx[:, 0]], points[idx[:, 1]], points[idx[:, 2]]
-    normals = np.cross(b - a, c - a)
-    norms = np.linalg.norm(normals, axis=1)
-    good = norms > 1e-9
-    normals = normals[good] / norms[good, None]
-    a = a[good]
-    if len(normals) == 0:
-        raise PlaneFitError("degenerate plane samples (all points collinear)")
-    ds = -(normals * a).sum(1)
-    flip = ds < 0
-    normals[flip] *= -1
-    ds[flip] *= -1
-    if up is not None:
-        ok = normals @ up >= np.cos(np.radians(max_tilt_deg))
-        if not ok.any():
-            raise PlaneFitError(f"no plane within {max_tilt_deg} deg of horizontal near the object")
-        normals, ds = normals[ok], ds[ok]
-    resid = np.abs(points @ normals.T + ds[None, :])
-    counts = (resid < inlier_m).sum(0)
-    best = int(np.argmax(counts))
-    inl = resid[:, best] < inlier_m
-    if inl.sum() < 3:
-        raise PlaneFitError("plane fit found fewer than 3 inliers")
-    p = points[inl]
-    centroid = p.mean(0)
-    _, _, vt = np.linalg.svd(p - centroid, full_matrices=False)
-    n = vt[-1]
-    if n @ normals[best] < 0:
-        n = -n
-    d = -float(n @ centroid)
-    if d < 0:
-        n, d = -n, -d
-    return n, d, inl
 
 
 class ClassicalSegmenter(Segmenter):
