@@ -25,6 +25,58 @@ from dexmani_training.rl.train import Trainer, TrainConfig
 from dexmani_training.tasks import task_config
 
 
+def train_and_evaluate(task: str, minutes: float, seed: int, num_envs: int = 64, objects: str | None = None,
+                       init: bool = True, save_interval: int = 100, episodes: int = 100, torch_threads: int | None = None,
+                       num_threads: int | None = None, run_dir: Path | None = None, progress: bool = False,
+                       overrides: dict | None = None):
+    """Train one specialist for ``minutes`` of wall-clock time, evaluate each checkpoint; returns
+    (result dict, progress rows)."""
+    over = {"num_envs": num_envs, **(overrides or {})}
+    if objects:
+        over["objects"] = objects
+    if not init:
+        over["init"] = {"use_library": False}
+    cfg = task_config(task, over)
+    train = TrainConfig(iterations=10**6, max_minutes=minutes, save_interval=save_interval, torch_threads=torch_threads,
+                        num_threads=num_threads)
+    run_dir = run_dir or Path("runs") / task / f"curve_seed{seed}{'' if init else '_noinit'}"
+    trainer = Trainer(run_dir, cfg, train, seed, force=True, progress=progress)
+    summary = trainer.run()
+    rows = [json.loads(line) for line in (run_dir / "progress.jsonl").read_text().splitlines()]
+    by_it = {r["iteration"]: r for r in rows}
+    ckpts = sorted(run_dir.glob("model_*.pt"), key=lambda p: int(p.stem.split("_")[1]))
+    points = []
+    for ck in ckpts:
+        it = int(ck.stem.split("_")[1])
+        if it == 0 or it not in by_it:
+            continue
+        res = evaluate(ck, task, episodes, seed=1000 + seed, num_threads=num_threads)
+        points.append({
+            "iteration": it, "env_steps": by_it[it]["env_steps"], "wall_s": by_it[it]["wall_s"],
+            "eval_success_rate": res["success_rate"], "eval_pickup_rate": res.get("pickup_rate"),
+            "eval": {k: v for k, v in res.items() if k.endswith("_rate") or k.startswith("success_by")},
+            "train_success_rate": by_it[it]["success_rate"],
+            "checkpoint": str(ck),
+        })
+        print(json.dumps({k: v for k, v in points[-1].items() if k != "eval"}), file=sys.stderr)
+    best = max(points, key=lambda r: r["eval_success_rate"]) if points else None
+    reached = next((r for r in points if r["eval_success_rate"] >= 0.6), None)
+    result = {
+        "task": task, "seed": seed, "num_envs": num_envs, "budget_minutes": minutes, "init_library": init,
+        "objects": cfg.objects, "episodes_per_eval": episodes,
+        "trained": {k: summary[k] for k in ("iteration", "env_steps", "wall_s")},
+        "train_steps_per_s": summary["env_steps"] / max(summary["wall_s"], 1e-9),
+        "final_eval_success_rate": points[-1]["eval_success_rate"] if points else None,
+        "best_eval_success_rate": best["eval_success_rate"] if best else None,
+        "best_checkpoint": best["checkpoint"] if best else None,
+        "first_reached_60pct": reached,
+        "curve": points,
+        "machine": machine_info(),
+        "torch_threads": torch_threads or torch.get_num_threads(),
+    }
+    return result, rows
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--task", default="grasp_and_reach")
@@ -40,45 +92,11 @@ def main() -> int:
     p.add_argument("--out", type=Path, required=True, help="output prefix: writes <out>.json and <out>.png")
     a = p.parse_args()
 
-    over = {"num_envs": a.num_envs}
-    if a.objects:
-        over["objects"] = a.objects
-    if a.no_init:
-        over["init"] = {"use_library": False}
-    cfg = task_config(a.task, over)
-    train = TrainConfig(iterations=10**6, max_minutes=a.minutes, save_interval=a.save_interval, torch_threads=a.torch_threads)
-    run_dir = a.run_dir or Path("runs") / a.task / f"curve_seed{a.seed}{'_noinit' if a.no_init else ''}"
-    trainer = Trainer(run_dir, cfg, train, a.seed, force=True, progress=sys.stderr.isatty())
-    summary = trainer.run()
-    rows = [json.loads(line) for line in (run_dir / "progress.jsonl").read_text().splitlines()]
-    by_it = {r["iteration"]: r for r in rows}
-    ckpts = sorted(run_dir.glob("model_*.pt"), key=lambda p: int(p.stem.split("_")[1]))
-    points = []
-    for ck in ckpts:
-        it = int(ck.stem.split("_")[1])
-        if it == 0 or it not in by_it:
-            continue
-        res = evaluate(ck, a.task, a.episodes, seed=1000 + a.seed)
-        points.append({
-            "iteration": it, "env_steps": by_it[it]["env_steps"], "wall_s": by_it[it]["wall_s"],
-            "eval_success_rate": res["success_rate"], "eval_pickup_rate": res.get("pickup_rate"),
-            "train_success_rate": by_it[it]["success_rate"],
-        })
-        print(json.dumps(points[-1]), file=sys.stderr)
-    best = max(points, key=lambda r: r["eval_success_rate"]) if points else None
-    reached = next((r for r in points if r["eval_success_rate"] >= 0.6), None)
-    result = {
-        "task": a.task, "seed": a.seed, "num_envs": a.num_envs, "budget_minutes": a.minutes, "init_library": not a.no_init,
-        "objects": cfg.objects, "episodes_per_eval": a.episodes,
-        "trained": {k: summary[k] for k in ("iteration", "env_steps", "wall_s")},
-        "train_steps_per_s": summary["env_steps"] / max(summary["wall_s"], 1e-9),
-        "final_eval_success_rate": points[-1]["eval_success_rate"] if points else None,
-        "best_eval_success_rate": best["eval_success_rate"] if best else None,
-        "first_reached_60pct": reached,
-        "curve": points,
-        "machine": machine_info(),
-        "torch_threads": torch.get_num_threads(),
-    }
+    result, rows = train_and_evaluate(
+        a.task, a.minutes, a.seed, num_envs=a.num_envs, objects=a.objects, init=not a.no_init,
+        save_interval=a.save_interval, episodes=a.episodes, torch_threads=a.torch_threads, run_dir=a.run_dir,
+        progress=sys.stderr.isatty(),
+    )
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
     plot(result, rows, a.out.with_suffix(".png"))
@@ -96,6 +114,9 @@ def plot(result, rows, path: Path) -> None:
     pts = result["curve"]
     for ax, key, label, scale in ((axes[0], "env_steps", "env steps (millions)", 1e-6), (axes[1], "wall_s", "training wall time (min)", 1 / 60)):
         ax.plot([r[key] * scale for r in rows], [r["success_rate"] for r in rows], color="0.7", lw=1, label="train episodes (stochastic)")
+        if rows and "nominal/success_rate" in rows[-1]:
+            ax.plot([r[key] * scale for r in rows], [r.get("nominal/success_rate", 0.0) for r in rows], color="C2", lw=1, alpha=0.6,
+                    label="train episodes from nominal resets")
         ax.plot([r[key] * scale for r in pts], [r["eval_success_rate"] for r in pts], "o-", color="C0", label="eval success (deterministic)")
         if pts and pts[0].get("eval_pickup_rate") is not None:
             ax.plot([r[key] * scale for r in pts], [r["eval_pickup_rate"] for r in pts], "s--", color="C1", label="eval pickup")

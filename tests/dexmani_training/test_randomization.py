@@ -52,7 +52,10 @@ def nominal(nominal_env):
 
 
 def _env(small_env, *terms, **randomization):
-    return small_env("grasp_and_reach", num_envs=N, enabled=terms, seed=SEED, randomization=randomization)
+    # Mirror symmetry off: these tests compare observations and applied actions with the
+    # simulator's own (unmirrored) joint order; test_symmetry.py covers the mirrored view.
+    return small_env("grasp_and_reach", num_envs=N, enabled=terms, seed=SEED, randomization=randomization,
+                     mirror_symmetry=False)
 
 
 def _assert_only_changed(env, nominal, changed):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from dexmani_training.tasks import TASKS, task_config, task_names
+from dexmani_training.symmetry import mirror_joints
 from dexmani_training.tasks.base import LEFT, RIGHT, ready_pose
 
 from gr1_description import joints as jt
@@ -22,9 +23,12 @@ def test_observations_hold_what_the_design_says(small_env, task):
     extra = env.num_task_critic_features
     assert critic.shape == (2, 58 + 26 + 24 + 4 + 6 + 6 + 1 + extra)
     base = env.base_pos
-    np.testing.assert_allclose(policy[:, :26], env.sim.joint_pos() - env.default_pose, atol=1e-6)
-    np.testing.assert_allclose(policy[:, 26:29], env.sim.object_pose()[:, :3] - base, atol=1e-6)
-    np.testing.assert_allclose(policy[:, 29:32], env.goal - base, atol=1e-6)
+    q, obj, goal = env.sim.joint_pos() - env.default_pose, env.sim.object_pose()[:, :3] - base, env.goal - base
+    m = env._mirror_mask()  # left-handed episodes are shown mirrored (test_symmetry.py)
+    q[m], obj[m, 1], goal[m, 1] = mirror_joints(q[m]), -obj[m, 1], -goal[m, 1]
+    np.testing.assert_allclose(policy[:, :26], q, atol=1e-6)
+    np.testing.assert_allclose(policy[:, 26:29], obj, atol=1e-6)
+    np.testing.assert_allclose(policy[:, 29:32], goal, atol=1e-6)
     np.testing.assert_allclose(policy[:, 32:], 0.0)
     np.testing.assert_allclose(critic[:, :58], policy, atol=1e-6)
     # After a step the last 26 entries are the policy's own (clipped) action.
@@ -49,8 +53,8 @@ def test_default_pose_is_within_limits_and_the_reset_pose(small_env):
     assert np.all(np.abs(env.sim.object_pose()[:, 2] - env.object_rest_z) < 0.003)
 
 
-def test_arm_actions_are_relative_and_hand_actions_absolute(small_env):
-    env = small_env("box_lift", num_envs=1)  # box lift uses both arms: no action mask
+def test_arm_actions_are_relative_and_absolute_hand_mode_maps_open_to_closed(small_env):
+    env = small_env("box_lift", num_envs=1, action={"hand_mode": "absolute"})  # box lift: both arms, no action mask
     names = jt.joint_names()
     arm = env.arm_mask
     assert arm.sum() == 14 and all(("shoulder" in n or "elbow" in n or "wrist" in n) for n, m in zip(names, arm) if m)
@@ -70,6 +74,25 @@ def test_arm_actions_are_relative_and_hand_actions_absolute(small_env):
     np.testing.assert_allclose(env.targets[0, ~arm], open_)
     # The arm target kept moving: relative actions accumulate.
     np.testing.assert_allclose(env.targets[0, arm], np.clip(expected + 0.5 * 0.05, env.lower[arm], env.upper[arm]))
+
+
+def test_default_hand_mode_is_relative_and_a_zero_action_holds_the_hand(small_env):
+    env = small_env("box_lift", num_envs=1)
+    assert env.cfg.action.hand_mode == "relative"
+    hand = ~env.arm_mask
+    step = env.cfg.action.hand_action_scale_rad
+    before = env.targets[0, hand].copy()
+    a = np.zeros((1, 26))
+    a[0, hand] = 0.5
+    env.step(torch.as_tensor(a, dtype=torch.float32))
+    np.testing.assert_allclose(env.targets[0, hand], np.clip(before + 0.5 * step, env.lower[hand], env.upper[hand]))
+    held = env.targets[0, hand].copy()
+    env.step(torch.as_tensor(np.zeros((1, 26)), dtype=torch.float32))
+    np.testing.assert_allclose(env.targets[0, hand], held)
+    # Many steps of +1 saturate at the joint limits.
+    for _ in range(40):
+        env.step(torch.as_tensor(np.where(hand, 1.0, 0.0)[None], dtype=torch.float32))
+    assert np.all((np.isclose(env.targets[0, hand], env.lower[hand])) | np.isclose(env.targets[0, hand], env.upper[hand]))
 
 
 @pytest.mark.parametrize("side, hand", [("left", LEFT), ("right", RIGHT)])

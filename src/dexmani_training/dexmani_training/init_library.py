@@ -63,14 +63,12 @@ class InitLibrary:
     def mirrored(self) -> "InitLibrary":
         """The left–right mirror image of every state (y → −y): left and right joints swap,
         roll and yaw joints change sign, the object pose is reflected in the x–z plane."""
-        names = jt.joint_names()
-        src = [names.index(_mirror_name(n)) for n in names]
-        sign = np.array([-1.0 if ("_roll_" in n or "_yaw_" in n) and not n[:2] in ("L_", "R_") else 1.0 for n in names])
-        q = self.joint_pos[:, src] * sign
-        p = self.object_pose.copy()
-        p[:, 1] *= -1.0
-        p[:, 4] *= -1.0  # quaternion (w, x, y, z) reflected in the x–z plane: (w, −x, y, −z)
-        p[:, 6] *= -1.0
+        from .symmetry import mirror_joints
+
+        q = mirror_joints(self.joint_pos)
+        from .symmetry import mirror_points, mirror_quat
+
+        p = np.concatenate([mirror_points(self.object_pose[:, :3]), mirror_quat(self.object_pose[:, 3:])], axis=1)
         return InitLibrary(q, p, {**self.meta, "mirrored": True})
 
     def concat(self, other: "InitLibrary") -> "InitLibrary":
@@ -125,13 +123,6 @@ class InitLibrary:
                 raise InitLibraryError(f"{path}: joint names do not match the joint table; missing {missing}, unknown {extra}")
             joint_pos = joint_pos[:, [names.index(n) for n in expected]]  # same joints, other order
         return cls(joint_pos, object_pose, meta)
-
-
-def _mirror_name(name: str) -> str:
-    for a, b in (("left_", "right_"), ("right_", "left_"), ("L_", "R_"), ("R_", "L_")):
-        if name.startswith(a):
-            return b + name[len(a):]
-    raise ValueError(f"joint {name} has no side prefix")
 
 
 def default_library_path(task: str) -> Path:

@@ -44,6 +44,7 @@ class GraspAndReachConfig(TaskConfig):
     goal_offset_y_m: tuple[float, float] = (-0.06, 0.06)
     goal_height_m: tuple[float, float] = (0.10, 0.20)  # above the object's resting height
     sticker_pattern: str = "all_side_centres"
+    mirror_symmetry: bool = True  # a left-hand episode is seen as its mirror image (one skill, both sides)
 
     def validate(self) -> None:
         super().validate()
@@ -83,6 +84,9 @@ class GraspAndReach(ManipulationEnv):
         obj = self.sim.object_pose()[ids, :3]
         d = np.linalg.norm(palms - obj[:, None, :], axis=2)
         self.active_side[ids] = np.where(d[:, LEFT] < d[:, RIGHT], LEFT, RIGHT)
+
+    def mirrored_envs(self):
+        return self.active_side == LEFT
 
     def action_mask(self):
         # Hold the inactive side: N×26, True where the action is ignored.

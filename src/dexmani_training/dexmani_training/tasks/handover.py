@@ -45,6 +45,7 @@ class HandoverConfig(TaskConfig):
     final_height_m: float = 0.12
     sticker_pattern_a: str = "all_side_centres"
     sticker_pattern_b: str = "top_bottom_centres"
+    mirror_symmetry: bool = True  # left-to-right episodes are seen as mirrored right-to-left ones
 
     def validate(self) -> None:
         super().validate()
@@ -104,6 +105,10 @@ class Handover(ManipulationEnv):
             self.intermediate_goal[lib, 1] = sign_a * self.cfg.intermediate_abs_y_m
             self.final_goal[lib, 1] = -sign_a * self.cfg.final_abs_y_m
             self.goal[lib] = self.intermediate_goal[lib]
+
+    def mirrored_envs(self):
+        self._ensure_state()
+        return self.hand_a == LEFT
 
     def _touch(self, state, hand):
         return np.where(hand == LEFT, state["contact_left"], state["contact_right"])

@@ -1,0 +1,122 @@
+"""Task-aware initialization ablation (the paper's Table 2 analogue): for each task, train
+``--seeds`` specialists with and without the init library under the same wall-clock budget,
+evaluate every checkpoint (deterministic policy, domain randomization on, nominal resets), and
+report the fraction of seeds whose evaluation reached the success bar (60% by default).
+
+    python benchmarks/init_ablation.py --tasks grasp_and_reach handover --seeds 0 1 2 \
+        --minutes 15 --parallel 2 --out benchmarks/results/init_ablation
+
+``--parallel 2`` runs two trainings at once, each on one core (simulator and torch), which
+uses a 2-core machine fully; the budget is each run's own training wall time. Writes
+``<out>.json`` (every run's curve and summary) and ``<out>.png`` (eval success per run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import multiprocessing as mp
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def _one(job: dict) -> dict:
+    import torch
+
+    from train_curve import train_and_evaluate
+
+    torch.set_num_threads(job["threads"])
+    result, _ = train_and_evaluate(
+        job["task"], job["minutes"], job["seed"], num_envs=job["num_envs"], init=job["init"],
+        save_interval=job["save_interval"], episodes=job["episodes"], torch_threads=job["threads"],
+        num_threads=job["threads"], run_dir=Path(job["run_root"]) / job["task"] / f"seed{job['seed']}_{'init' if job['init'] else 'noinit'}",
+    )
+    result.pop("machine", None)
+    return result
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--tasks", nargs="+", default=["grasp_and_reach", "handover"])
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--minutes", type=float, default=15.0, help="training wall-clock budget per run")
+    p.add_argument("--num-envs", type=int, default=64)
+    p.add_argument("--save-interval", type=int, default=100)
+    p.add_argument("--episodes", type=int, default=100)
+    p.add_argument("--bar", type=float, default=0.6, help="success rate a run must reach to count")
+    p.add_argument("--parallel", type=int, default=2, help="runs at once (each gets cores / parallel threads)")
+    p.add_argument("--run-root", type=Path, default=Path("runs/init_ablation"))
+    p.add_argument("--out", type=Path, required=True)
+    a = p.parse_args()
+
+    import os
+
+    from dexmani_training.bench import machine_info
+
+    threads = max(1, (os.cpu_count() or 1) // a.parallel)
+    jobs = [
+        {"task": t, "seed": s, "init": init, "minutes": a.minutes, "num_envs": a.num_envs, "save_interval": a.save_interval,
+         "episodes": a.episodes, "threads": threads, "run_root": str(a.run_root)}
+        for t, init, s in itertools.product(a.tasks, (True, False), a.seeds)
+    ]
+    from tqdm import tqdm
+
+    runs = []
+    with mp.get_context("spawn").Pool(a.parallel) as pool:
+        for r in tqdm(pool.imap_unordered(_one, jobs), total=len(jobs), desc="runs", file=sys.stderr):
+            runs.append(r)
+            print(json.dumps({k: r[k] for k in ("task", "seed", "init_library", "best_eval_success_rate", "final_eval_success_rate")}),
+                  file=sys.stderr)
+    table = {}
+    for t in a.tasks:
+        for init in (True, False):
+            rs = [r for r in runs if r["task"] == t and r["init_library"] == init]
+            key = f"{t}/{'with_init' if init else 'without_init'}"
+            table[key] = {
+                "seeds": len(rs),
+                "reached_bar": sum((r["best_eval_success_rate"] or 0) >= a.bar for r in rs),
+                "fraction_reached_bar": sum((r["best_eval_success_rate"] or 0) >= a.bar for r in rs) / max(len(rs), 1),
+                "best_eval_success_rate_per_seed": {r["seed"]: r["best_eval_success_rate"] for r in sorted(rs, key=lambda r: r["seed"])},
+                "final_eval_success_rate_per_seed": {r["seed"]: r["final_eval_success_rate"] for r in sorted(rs, key=lambda r: r["seed"])},
+                "env_steps_per_run": [r["trained"]["env_steps"] for r in rs],
+            }
+    result = {"bar": a.bar, "budget_minutes_per_run": a.minutes, "parallel": a.parallel, "threads_per_run": threads,
+              "num_envs": a.num_envs, "episodes_per_eval": a.episodes, "table": table, "runs": runs, "machine": machine_info()}
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    plot(result, a.out.with_suffix(".png"))
+    print(json.dumps({"bar": a.bar, "budget_minutes_per_run": a.minutes, "table": table}, indent=2))
+    return 0
+
+
+def plot(result, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks = sorted({r["task"] for r in result["runs"]})
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4), squeeze=False, sharey=True)
+    for ax, t in zip(axes[0], tasks):
+        for r in sorted((r for r in result["runs"] if r["task"] == t), key=lambda r: (not r["init_library"], r["seed"])):
+            pts = r["curve"]
+            ax.plot([q["env_steps"] / 1e6 for q in pts], [q["eval_success_rate"] for q in pts], "o-" if r["init_library"] else "x--",
+                    color="C0" if r["init_library"] else "C1", alpha=0.8,
+                    label=f"seed {r['seed']} {'with' if r['init_library'] else 'without'} init")
+        ax.axhline(result["bar"], color="C3", ls=":", lw=1)
+        ax.set_title(t)
+        ax.set_xlabel("env steps (millions)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel("eval success rate")
+    axes[0][0].set_ylim(-0.02, 1.02)
+    fig.suptitle(f"task-aware init ablation: {result['budget_minutes_per_run']:.0f} min per run")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
