@@ -33,6 +33,7 @@ def _one(job: dict) -> dict:
         job["task"], job["minutes"], job["seed"], num_envs=job["num_envs"], init=job["init"],
         save_interval=job["save_interval"], episodes=job["episodes"], torch_threads=job["threads"],
         num_threads=job["threads"], run_dir=Path(job["run_root"]) / job["task"] / f"seed{job['seed']}_{'init' if job['init'] else 'noinit'}",
+        ramp_env_steps=job["ramp"],
     )
     result.pop("machine", None)
     return result
@@ -48,6 +49,10 @@ def main() -> int:
     p.add_argument("--episodes", type=int, default=100)
     p.add_argument("--bar", type=float, default=0.6, help="success rate a run must reach to count")
     p.add_argument("--parallel", type=int, default=2, help="runs at once (each gets cores / parallel threads)")
+    p.add_argument("--ramp-env-steps", type=int, default=250_000,
+                   help="randomization curriculum length per run (shorter than the training default, to fit the budget)")
+    p.add_argument("--also", nargs="*", default=[], metavar="TASK",
+                   help="extra tasks trained once (seed 0, with init) in the same pool, reported under extra_runs")
     p.add_argument("--run-root", type=Path, default=Path("runs/init_ablation"))
     p.add_argument("--out", type=Path, required=True)
     a = p.parse_args()
@@ -59,9 +64,10 @@ def main() -> int:
     threads = max(1, (os.cpu_count() or 1) // a.parallel)
     jobs = [
         {"task": t, "seed": s, "init": init, "minutes": a.minutes, "num_envs": a.num_envs, "save_interval": a.save_interval,
-         "episodes": a.episodes, "threads": threads, "run_root": str(a.run_root)}
+         "episodes": a.episodes, "threads": threads, "run_root": str(a.run_root), "ramp": a.ramp_env_steps}
         for t, init, s in itertools.product(a.tasks, (True, False), a.seeds)
     ]
+    jobs += [{**jobs[0], "task": t, "seed": 0, "init": True} for t in a.also]
     from tqdm import tqdm
 
     runs = []
@@ -71,6 +77,8 @@ def main() -> int:
             print(json.dumps({k: r[k] for k in ("task", "seed", "init_library", "best_eval_success_rate", "final_eval_success_rate")}),
                   file=sys.stderr)
     table = {}
+    extra = [r for r in runs if r["task"] in a.also and r["task"] not in a.tasks]
+    runs = [r for r in runs if r not in extra]
     for t in a.tasks:
         for init in (True, False):
             rs = [r for r in runs if r["task"] == t and r["init_library"] == init]
@@ -81,15 +89,35 @@ def main() -> int:
                 "fraction_reached_bar": sum((r["best_eval_success_rate"] or 0) >= a.bar for r in rs) / max(len(rs), 1),
                 "best_eval_success_rate_per_seed": {r["seed"]: r["best_eval_success_rate"] for r in sorted(rs, key=lambda r: r["seed"])},
                 "final_eval_success_rate_per_seed": {r["seed"]: r["final_eval_success_rate"] for r in sorted(rs, key=lambda r: r["seed"])},
+                "best_stage_rates_per_seed": {r["seed"]: _best_stage_rates(r) for r in sorted(rs, key=lambda r: r["seed"])},
                 "env_steps_per_run": [r["trained"]["env_steps"] for r in rs],
             }
     result = {"bar": a.bar, "budget_minutes_per_run": a.minutes, "parallel": a.parallel, "threads_per_run": threads,
-              "num_envs": a.num_envs, "episodes_per_eval": a.episodes, "table": table, "runs": runs, "machine": machine_info()}
+              "num_envs": a.num_envs, "episodes_per_eval": a.episodes, "randomization_ramp_env_steps": a.ramp_env_steps,
+              "table": table, "runs": runs, "extra_runs": extra, "machine": machine_info()}
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
     plot(result, a.out.with_suffix(".png"))
-    print(json.dumps({"bar": a.bar, "budget_minutes_per_run": a.minutes, "table": table}, indent=2))
+    print(json.dumps({"bar": a.bar, "budget_minutes_per_run": a.minutes, "table": table,
+                      "extra_runs": {r["task"]: r["best_eval_success_rate"] for r in extra}}, indent=2))
     return 0
+
+
+def _best_stage_rates(run: dict) -> dict:
+    """The best value each stage rate reached over a run's evaluated checkpoints."""
+    best: dict = {}
+    for point in run["curve"]:
+        for k, v in point.get("eval", {}).items():
+            if k.endswith("_rate") and isinstance(v, (int, float)):
+                best[k] = max(best.get(k, 0.0), v)
+    return best
+
+
+def _stage_key(run: dict) -> str:
+    """The stage plotted under success: pickup where the task has it, else the handover's
+    intermediate goal."""
+    keys = run["curve"][0].get("eval", {}) if run["curve"] else {}
+    return "pickup_rate" if "pickup_rate" in keys else "intermediate_rate"
 
 
 def plot(result, path: Path) -> None:
@@ -99,21 +127,30 @@ def plot(result, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     tasks = sorted({r["task"] for r in result["runs"]})
-    fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4), squeeze=False, sharey=True)
-    for ax, t in zip(axes[0], tasks):
-        for r in sorted((r for r in result["runs"] if r["task"] == t), key=lambda r: (not r["init_library"], r["seed"])):
-            pts = r["curve"]
-            ax.plot([q["env_steps"] / 1e6 for q in pts], [q["eval_success_rate"] for q in pts], "o-" if r["init_library"] else "x--",
-                    color="C0" if r["init_library"] else "C1", alpha=0.8,
-                    label=f"seed {r['seed']} {'with' if r['init_library'] else 'without'} init")
-        ax.axhline(result["bar"], color="C3", ls=":", lw=1)
-        ax.set_title(t)
-        ax.set_xlabel("env steps (millions)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    axes[0][0].set_ylabel("eval success rate")
-    axes[0][0].set_ylim(-0.02, 1.02)
-    fig.suptitle(f"task-aware init ablation: {result['budget_minutes_per_run']:.0f} min per run")
+    fig, axes = plt.subplots(2, len(tasks), figsize=(5.5 * len(tasks), 7), squeeze=False, sharey=True)
+    for col, t in enumerate(tasks):
+        runs = sorted((r for r in result["runs"] if r["task"] == t), key=lambda r: (not r["init_library"], r["seed"]))
+        for row, metric in enumerate(("success_rate", None)):
+            ax = axes[row][col]
+            for r in runs:
+                key = metric or _stage_key(r)
+                pts = r["curve"]
+                ax.plot([q["env_steps"] / 1e6 for q in pts], [q.get("eval", {}).get(key, q["eval_success_rate"]) if key != "success_rate"
+                                                             else q["eval_success_rate"] for q in pts],
+                        "o-" if r["init_library"] else "x--", color="C0" if r["init_library"] else "C1", alpha=0.8,
+                        label=f"seed {r['seed']} {'with' if r['init_library'] else 'without'} init")
+            key = metric or (_stage_key(runs[0]) if runs else "")
+            if metric:
+                ax.axhline(result["bar"], color="C3", ls=":", lw=1)
+            ax.set_title(f"{t}: eval {key.replace('_rate', '')}")
+            ax.set_xlabel("env steps (millions)")
+            ax.grid(alpha=0.3)
+        axes[0][col].legend(fontsize=7)
+    for row in axes:
+        row[0].set_ylabel("rate (deterministic policy, full randomization)")
+        row[0].set_ylim(-0.02, 1.02)
+    fig.suptitle(f"task-aware init ablation: {result['budget_minutes_per_run']:g} min per run, "
+                 f"{result['threads_per_run']} thread(s) each")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -28,7 +29,7 @@ from dexmani_training.tasks import task_config
 def train_and_evaluate(task: str, minutes: float, seed: int, num_envs: int = 64, objects: str | None = None,
                        init: bool = True, save_interval: int = 100, episodes: int = 100, torch_threads: int | None = None,
                        num_threads: int | None = None, run_dir: Path | None = None, progress: bool = False,
-                       overrides: dict | None = None):
+                       overrides: dict | None = None, ramp_env_steps: int | None = None):
     """Train one specialist for ``minutes`` of wall-clock time, evaluate each checkpoint; returns
     (result dict, progress rows)."""
     over = {"num_envs": num_envs, **(overrides or {})}
@@ -39,6 +40,8 @@ def train_and_evaluate(task: str, minutes: float, seed: int, num_envs: int = 64,
     cfg = task_config(task, over)
     train = TrainConfig(iterations=10**6, max_minutes=minutes, save_interval=save_interval, torch_threads=torch_threads,
                         num_threads=num_threads)
+    if ramp_env_steps is not None:
+        train = replace(train, randomization_ramp_env_steps=ramp_env_steps)
     run_dir = run_dir or Path("runs") / task / f"curve_seed{seed}{'' if init else '_noinit'}"
     trainer = Trainer(run_dir, cfg, train, seed, force=True, progress=progress)
     summary = trainer.run()
@@ -64,6 +67,7 @@ def train_and_evaluate(task: str, minutes: float, seed: int, num_envs: int = 64,
     result = {
         "task": task, "seed": seed, "num_envs": num_envs, "budget_minutes": minutes, "init_library": init,
         "objects": cfg.objects, "episodes_per_eval": episodes,
+        "randomization_ramp_env_steps": train.randomization_ramp_env_steps,
         "trained": {k: summary[k] for k in ("iteration", "env_steps", "wall_s")},
         "train_steps_per_s": summary["env_steps"] / max(summary["wall_s"], 1e-9),
         "final_eval_success_rate": points[-1]["eval_success_rate"] if points else None,
@@ -120,6 +124,9 @@ def plot(result, rows, path: Path) -> None:
         ax.plot([r[key] * scale for r in pts], [r["eval_success_rate"] for r in pts], "o-", color="C0", label="eval success (deterministic)")
         if pts and pts[0].get("eval_pickup_rate") is not None:
             ax.plot([r[key] * scale for r in pts], [r["eval_pickup_rate"] for r in pts], "s--", color="C1", label="eval pickup")
+        if rows and "randomization_strength" in rows[-1]:
+            ax.plot([r[key] * scale for r in rows], [r.get("randomization_strength", 1.0) for r in rows], color="0.3", ls="--",
+                    lw=1, label="randomization strength (curriculum)")
         ax.axhline(0.6, color="C3", ls=":", lw=1, label="60% bar")
         ax.set_xlabel(label)
         ax.grid(alpha=0.3)

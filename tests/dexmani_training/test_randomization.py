@@ -491,3 +491,44 @@ def test_physics_file_reaches_the_task_and_gain_randomization_is_centred_on_it(s
     nominal = 3.0 * default.joints[name].kp
     assert np.all(kp >= 0.8 * nominal - 1e-9) and np.all(kp <= 1.1 * nominal + 1e-9)
     assert np.allclose(kp / env.dr.p_gain_scale, nominal)
+
+
+# --- strength (the curriculum knob) ------------------------------------------------------------
+def test_strength_zero_keeps_every_term_nominal(small_env, nominal):
+    env = small_env("grasp_and_reach", num_envs=N, enabled=TERMS, seed=SEED, mirror_symmetry=False,
+                    randomization={"strength": 0.0})
+    q = _assert_only_changed(env, nominal, set())
+    for a, policy, _ in _steps(env, 3):
+        np.testing.assert_array_equal(env.applied_action, a)  # no action noise, no action lag
+        assert not np.any(env.dr.force_n)
+        np.testing.assert_allclose(policy[:, :26], env.sim.joint_pos() - env.default_pose, atol=1e-6)
+        np.testing.assert_allclose(policy[:, 26:29], env.sim.object_pose()[:, :3] - env.base_pos, atol=1e-6)
+    assert q["mass"].shape == (N,)
+
+
+def test_strength_half_shrinks_ranges_toward_nominal(small_env):
+    n = 64
+    full = small_env("grasp_and_reach", num_envs=n, enabled=("hand_friction", "p_gain", "object_position"), seed=3)
+    half = small_env("grasp_and_reach", num_envs=n, enabled=("hand_friction", "p_gain", "object_position"), seed=3,
+                     randomization={"strength": 0.5})
+    f0 = full.scene.config.model.hand_friction
+    # The same draws, pulled halfway to nominal (the random stream does not depend on strength).
+    np.testing.assert_allclose(half.dr.hand_friction - f0, 0.5 * (full.dr.hand_friction - f0))
+    np.testing.assert_allclose(half.dr.p_gain_scale - 1.0, 0.5 * (full.dr.p_gain_scale - 1.0))
+    assert np.all((half.dr.hand_friction >= f0 - 0.25) & (half.dr.hand_friction <= f0 + 0.25))
+    assert np.ptp(half.dr.hand_friction) > 0.3  # still spans most of the halved range
+    with pytest.raises(ValueError, match="strength"):
+        RandomizationConfig(strength=1.5).validate()
+
+
+def test_force_update_scales_with_strength():
+    cfg = RandomizationConfig(random_force_probability=1.0)
+    n = 20000
+    mass = np.full(n, 0.1)
+    f1 = force_update(np.zeros((n, 3)), mass, np.random.default_rng(0), cfg, 0.1, 1.0)
+    f2 = force_update(np.zeros((n, 3)), mass, np.random.default_rng(0), cfg, 0.1, 0.25)
+    new1, new2 = f1.any(axis=1), f2.any(axis=1)
+    assert new1.all() and new2.mean() == pytest.approx(0.25, abs=0.02)  # the probability scales
+    assert np.std(f2[new2]) == pytest.approx(0.25 * np.std(f1), rel=0.05)  # and so does the size
+    f0 = force_update(np.zeros((n, 3)), mass, np.random.default_rng(0), cfg, 0.1, 0.0)
+    assert not f0.any()

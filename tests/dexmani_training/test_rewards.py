@@ -285,3 +285,15 @@ def test_termination_penalty_is_paid_once_when_the_object_falls(small_env):
     rec = env.drain_completed()[0]
     assert rec["terms"]["termination"] == pytest.approx(-env.cfg.reward.termination_penalty)
     assert float(reward[0]) < float(reward[1]) - 0.9 * env.cfg.reward.termination_penalty
+
+
+def test_goal_tracking_pays_only_while_held_and_peaks_at_the_goal():
+    from dexmani_training.tasks.rewards import goal_tracking_reward
+
+    goal = np.zeros((4, 3))
+    pos = np.array([[0.0, 0, 0], [0.05, 0, 0], [0.5, 0, 0], [0.0, 0, 0]])
+    held = np.array([True, True, True, False])
+    r = goal_tracking_reward(pos, goal, held, 10.0, 0.05)
+    assert r[0] == pytest.approx(10.0)
+    assert r[1] == pytest.approx(10.0 * (1 - np.tanh(1.0)))
+    assert r[2] < 0.01 and r[3] == 0.0

@@ -342,3 +342,38 @@ def test_train_refuses_an_init_library_with_other_joints(tmp_path, capsys):
     assert main(["train", "--task", "grasp_and_reach", "--init-library", str(tmp_path / "missing.npz"), "--num-envs", "1",
                  "--run-dir", str(tmp_path / "r3"), "--quiet"]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_ship_writes_a_slim_checkpoint_that_evaluates_the_same(checkpoints, capsys, tmp_path):
+    src = checkpoints["grasp_and_reach"]
+    out = tmp_path / "ship" / "grasp_and_reach.pt"
+    assert main(["ship", "--task", "grasp_and_reach", "--checkpoint", str(src), "--out", str(out), "--note", "test run"]) == 0
+    assert "wrote" in capsys.readouterr().out
+    slim = torch.load(out, weights_only=False)
+    assert set(slim) == {"actor_state_dict", "dexmani", "iter"}
+    assert "rng" not in slim["dexmani"] and slim["dexmani"]["provenance"]["note"] == "test run"
+    assert out.stat().st_size < src.stat().st_size / 2
+    argv = ["--task", "grasp_and_reach", "--episodes", "2", "--json", "--num-envs", "2", "--seed", "3"]
+    full = _eval_json(capsys, ["eval", "--checkpoint", str(src), *argv])
+    small = _eval_json(capsys, ["eval", "--checkpoint", str(out), *argv])
+    drop = ("checkpoint", "wall_s", "episodes_per_s")
+    assert {k: v for k, v in full.items() if k not in drop} == {k: v for k, v in small.items() if k not in drop}
+    # Never silently replaced; another task's checkpoint is refused.
+    assert main(["ship", "--task", "grasp_and_reach", "--checkpoint", str(src), "--out", str(out)]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert main(["ship", "--task", "handover", "--checkpoint", str(src), "--out", str(tmp_path / "h.pt")]) == 2
+    assert "grasp_and_reach" in capsys.readouterr().err
+
+
+def test_randomization_ramp_grows_strength_with_env_steps(tmp_path, tiny_train_config):
+    from dataclasses import replace as dc_replace
+
+    cfg = _cfg("grasp_and_reach")
+    steps_per_it = 8 * cfg.num_envs
+    train = dc_replace(tiny_train_config(3), randomization_ramp_env_steps=2 * steps_per_it)
+    trainer = Trainer(tmp_path / "run", cfg, train, seed=0, progress=False)
+    trainer.run()
+    rows = _progress(tmp_path / "run")
+    assert [r["randomization_strength"] for r in rows] == [0.0, 0.5, 1.0]
+    # Checkpoints keep the full-strength config: evaluation uses the real ranges.
+    assert load_checkpoint(tmp_path / "run" / "latest.pt")["dexmani"]["task_config"]["randomization"]["strength"] == 1.0

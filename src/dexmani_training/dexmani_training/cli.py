@@ -83,10 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     _add_sim(sub)
     _add_bench(sub)
-    from .cli_rl import add_eval_parser, add_init_parser, add_train_parser
+    from .cli_rl import add_eval_parser, add_init_parser, add_ship_parser, add_train_parser
 
     add_train_parser(sub)
     add_eval_parser(sub)
+    add_ship_parser(sub)
     add_init_parser(sub)
     from dexmani_perception.cli import add_perception_parser
 

@@ -37,8 +37,12 @@ def add_train_parser(sub) -> None:
     p.add_argument("--init-probability", type=float, help="fraction of resets from the init library (default 0.5)")
     p.add_argument("--no-init", action="store_true", help="no task-aware initialization: every reset from the default pose")
     p.add_argument("--no-randomization", action="store_true", help="switch every domain-randomization term off")
+    p.add_argument("--randomization-ramp", type=float, metavar="ENV_STEPS",
+                   help="grow every randomization term from 0 to full strength over this many env steps (default: the "
+                   "train config's, 0 = full from the start)")
     p.add_argument("--save-interval", type=int, help="checkpoint every N iterations (default 50)")
-    p.add_argument("--threads", type=int, help="simulator threads (default: all cores)")
+    p.add_argument("--threads", type=int, help="simulator and torch threads (default: all cores; use 1 per run when "
+                   "two trainings share a 2-core machine)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
 
@@ -63,6 +67,22 @@ def add_eval_parser(sub) -> None:
     p.add_argument("--json", action="store_true", help="print only the JSON object")
     p.add_argument("--out", type=Path, help="also write the JSON here")
     p.set_defaults(func=cmd_eval)
+
+
+def add_ship_parser(sub) -> None:
+    p = sub.add_parser(
+        "ship",
+        help="write a slim specialist checkpoint (actor + metadata) for eval and deployment",
+        description="Keeps the actor, its observation normalizer and the checkpoint's metadata; drops the critic, "
+        "optimizer and RNG states. Without --out it writes the task's shipped specialist "
+        "(dexmani_training/data/checkpoints/<task>.pt), which `dexmani eval` uses without --checkpoint.",
+    )
+    p.add_argument("--task", required=True)
+    p.add_argument("--checkpoint", type=Path, required=True, help="a .pt file or a run directory (its latest.pt)")
+    p.add_argument("--out", type=Path, help="output .pt (default: the task's shipped checkpoint)")
+    p.add_argument("--note", help="stored with the checkpoint, e.g. the command that trained it")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    p.set_defaults(func=cmd_ship)
 
 
 def add_init_parser(sub) -> None:
@@ -147,7 +167,9 @@ def cmd_train(args) -> int:
         if args.save_interval:
             train = replace(train, save_interval=args.save_interval)
         if args.threads:
-            train = replace(train, num_threads=args.threads)
+            train = replace(train, num_threads=args.threads, torch_threads=args.threads)
+        if args.randomization_ramp is not None:
+            train = replace(train, randomization_ramp_env_steps=int(args.randomization_ramp))
         trainer = Trainer(run_dir, cfg, train, args.seed, force=args.force, progress=not args.quiet)
         target = train.iterations
     print(f"run directory: {run_dir}", file=sys.stderr)
@@ -191,6 +213,21 @@ def cmd_eval(args) -> int:
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+def cmd_ship(args) -> int:
+    from .rl.evaluate import slim_checkpoint
+    from .tasks import task_names
+
+    if args.task not in task_names():
+        raise ValueError(f"unknown task {args.task!r}; valid tasks: {task_names()}")
+    src = args.checkpoint / "latest.pt" if args.checkpoint.is_dir() else args.checkpoint
+    out = args.out or shipped_checkpoint(args.task)
+    if out.exists() and not args.force:
+        raise FileExistsError(f"{out} exists; pass --force to replace it")
+    path = slim_checkpoint(src, out, args.task, args.note)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) from {src}")
     return 0
 
 

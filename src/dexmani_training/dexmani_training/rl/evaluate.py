@@ -38,6 +38,22 @@ def load_checkpoint(path: str | Path, task: str | None = None) -> dict[str, Any]
     return d
 
 
+def slim_checkpoint(src: str | Path, dst: str | Path, task: str | None = None, note: str | None = None) -> Path:
+    """Write the part of a training checkpoint that evaluation and deployment need: the actor
+    (with its observation normalizer) and the metadata (task, joint table, task config, PPO
+    network settings, iteration and env steps), without the critic, the optimizer state or the
+    RNG states — about a sixth of the size. ``note`` (e.g. the command that trained it) is
+    stored as ``dexmani.provenance``."""
+    d = load_checkpoint(src, task)
+    meta = {k: v for k, v in d["dexmani"].items() if k != "rng"}
+    meta["provenance"] = {"source": str(src), "note": note}
+    out = {"actor_state_dict": d["actor_state_dict"], "dexmani": meta, "iter": d.get("iter", meta.get("iteration"))}
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(out, dst)
+    return dst
+
+
 def evaluate(
     checkpoint: str | Path,
     task: str | None = None,

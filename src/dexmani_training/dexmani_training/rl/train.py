@@ -76,6 +76,11 @@ class TrainConfig:
     save_interval: int = 50
     num_threads: int | None = None  # simulator threads; default all cores
     torch_threads: int | None = None  # None: 1 thread while the simulator threads step, all cores for the update
+    # Domain-randomization curriculum: the strength of every term grows linearly from 0 to 1
+    # over this many env steps (0: full strength from the start). Evaluation always uses 1.
+    # Measured (grasp_and_reach, 290 k steps): with a 1 M-step ramp 18% of training episodes
+    # from nominal resets picked the cube up, with full strength from the start 0%.
+    randomization_ramp_env_steps: int = 2_000_000
     ppo: PPOConfig = field(default_factory=PPOConfig)
 
 
@@ -240,6 +245,8 @@ class Trainer:
                     stop_reason = "max_minutes"
                     break
                 t0 = time.perf_counter()
+                if self.train.randomization_ramp_env_steps > 0:
+                    self.env.set_randomization_strength(min(1.0, self.env_steps / self.train.randomization_ramp_env_steps))
                 # Policy inference in the rollout is small; extra torch threads only fight the
                 # simulator's threads there. The update is large and gets every core.
                 torch.set_num_threads(self.train.torch_threads or 1)
@@ -295,6 +302,7 @@ class Trainer:
         row["steps_per_s"] = steps / max(collect_s + learn_s, 1e-9)
         row["collect_s"], row["learn_s"] = collect_s, learn_s
         row["learning_rate"] = self.alg.learning_rate
+        row["randomization_strength"] = self.env.cfg.randomization.strength
         row["action_std"] = float(self.alg.get_policy().output_std.detach().mean())
         for k, v in losses.items():
             row[f"loss/{k}"] = float(v)

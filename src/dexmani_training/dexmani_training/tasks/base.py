@@ -112,6 +112,8 @@ class RewardConfig:
     lift_weight: float = 50.0  # per metre of lift above the resting height, capped at lift_cap_m
     lift_cap_m: float = 0.1
     success_bonus: float = 5.0  # per second while the success condition holds
+    goal_track_weight: float = 10.0  # per second, × (1 − tanh(d / goal_track_width_m)) while held
+    goal_track_width_m: float = 0.05
     stage_bonus_scale: float = 5.0  # handover: paid once per stage, × the stage number
     action_rate_weight: float = 0.01
     termination_penalty: float = 10.0  # once, when the object falls off the table or leaves the workspace
@@ -324,21 +326,27 @@ class ManipulationEnv:
         k = ids.size
         rc = self.cfg.randomization
         rng = self.rng
+        st = rc.strength
+
+        def draw(term, lo_hi, nominal):
+            # nominal + strength·(U(lo, hi) − nominal); the nominal value when the term is off
+            return nominal + st * (rng.uniform(*lo_hi) - nominal) if rc.on(term) else nominal
+
         # Reset-time model randomization.
+        hand_friction0 = self.scene.config.model.hand_friction
         for i in ids:
             o = self.env_object[i]
-            mass_range = rc.object_mass_kg or o.mass_range_kg
-            self.dr.mass_kg[i] = rng.uniform(*mass_range) if rc.on("object_mass") else o.nominal_mass_kg
-            self.dr.object_friction[i] = rng.uniform(*rc.object_friction) if rc.on("object_friction") else o.nominal_friction
+            self.dr.mass_kg[i] = draw("object_mass", rc.object_mass_kg or o.mass_range_kg, o.nominal_mass_kg)
+            self.dr.object_friction[i] = draw("object_friction", rc.object_friction, o.nominal_friction)
             scalable = not self.randomizers[i].mesh_object  # mesh vertices are shared: novel prisms keep their size
-            self.dr.object_scale[i] = rng.uniform(*rc.object_scale) if rc.on("object_scale") and scalable else 1.0
-            self.dr.hand_friction[i] = rng.uniform(*rc.hand_friction) if rc.on("hand_friction") else self.scene.config.model.hand_friction
-            self.dr.p_gain_scale[i] = rng.uniform(*rc.p_gain_scale) if rc.on("p_gain") else 1.0
-            self.dr.d_gain_scale[i] = rng.uniform(*rc.d_gain_scale) if rc.on("d_gain") else 1.0
+            self.dr.object_scale[i] = draw("object_scale", rc.object_scale, 1.0) if scalable else 1.0
+            self.dr.hand_friction[i] = draw("hand_friction", rc.hand_friction, hand_friction0)
+            self.dr.p_gain_scale[i] = draw("p_gain", rc.p_gain_scale, 1.0)
+            self.dr.d_gain_scale[i] = draw("d_gain", rc.d_gain_scale, 1.0)
             ncam = len(self.randomizers[i].cameras)
-            cam_pos = rng.uniform(-rc.camera_position_m, rc.camera_position_m, (ncam, 3)) if rc.on("camera_position") else np.zeros((ncam, 3))
-            cam_rot = np.array([random_rotation_quat(rng, rc.camera_rotation_rad) if rc.on("camera_rotation") else [1.0, 0, 0, 0] for _ in range(ncam)])
-            cam_fov = rng.uniform(-rc.camera_fov_rad, rc.camera_fov_rad, ncam) if rc.on("camera_fov") else np.zeros(ncam)
+            cam_pos = st * rng.uniform(-rc.camera_position_m, rc.camera_position_m, (ncam, 3)) if rc.on("camera_position") else np.zeros((ncam, 3))
+            cam_rot = np.array([random_rotation_quat(rng, st * rc.camera_rotation_rad) if rc.on("camera_rotation") else [1.0, 0, 0, 0] for _ in range(ncam)])
+            cam_fov = st * rng.uniform(-rc.camera_fov_rad, rc.camera_fov_rad, ncam) if rc.on("camera_fov") else np.zeros(ncam)
             self.randomizers[i].apply(
                 self.sim.models[i], scale=self.dr.object_scale[i], mass_kg=self.dr.mass_kg[i],
                 object_friction=self.dr.object_friction[i], hand_friction=self.dr.hand_friction[i],
@@ -366,9 +374,9 @@ class ManipulationEnv:
         # the object in the hand, and moving it would put it inside the fingers.
         nominal = ~from_lib
         if rc.on("object_position"):
-            pos[nominal, :2] += rng.uniform(*rc.object_position_m, (int(nominal.sum()), 2))
+            pos[nominal, :2] += st * rng.uniform(*rc.object_position_m, (int(nominal.sum()), 2))
         if rc.on("object_yaw"):
-            yaw[nominal] = yaw[nominal] + rng.uniform(*rc.object_yaw_rad, int(nominal.sum()))
+            yaw[nominal] = yaw[nominal] + st * rng.uniform(*rc.object_yaw_rad, int(nominal.sum()))
         quat = np.zeros((k, 4))
         for r in range(k):
             qz = np.array([np.cos(yaw[r] / 2), 0.0, 0.0, np.sin(yaw[r] / 2)])
@@ -421,14 +429,15 @@ class ManipulationEnv:
         mirrored = self._mirror_mask()
         if mirrored.any():
             a[mirrored] = mirror_joints(a[mirrored])
+        st = rc.strength
         if rc.on("action_noise") and rc.action_noise > 0:
-            a = np.clip(a + self.rng.normal(0.0, rc.action_noise, a.shape), -1.0, 1.0)
+            a = np.clip(a + st * self.rng.normal(0.0, rc.action_noise, a.shape), -1.0, 1.0)
         if rc.on("action_lag") and rc.action_lag_probability > 0:
-            lag = self.rng.random(self.num_envs) < rc.action_lag_probability
+            lag = self.rng.random(self.num_envs) < st * rc.action_lag_probability
             a[lag] = self.applied_action[lag]
         self.targets = self._actions_to_targets(a)
         if rc.on("random_force"):
-            self.dr.force_n = force_update(self.dr.force_n, self.dr.mass_kg, self.rng, rc, self.dt_s)
+            self.dr.force_n = force_update(self.dr.force_n, self.dr.mass_kg, self.rng, rc, self.dt_s, st)
             for i, d in enumerate(self.sim.datas):
                 d.xfrc_applied[self.randomizers[i].object_body, :3] = self.dr.force_n[i]
         self.sim.step(self.targets)
@@ -506,10 +515,10 @@ class ManipulationEnv:
         k = ids.size
         q = self.sim.joint_pos()[ids] - self.default_pose
         if rc.on("joint_position_noise") and rc.joint_position_noise_rad > 0:
-            q = q + self.rng.normal(0.0, rc.joint_position_noise_rad, q.shape)
+            q = q + rc.strength * self.rng.normal(0.0, rc.joint_position_noise_rad, q.shape)
         obj = self.sim.object_pose()[ids, :3] - self.base_pos
         if rc.on("object_position_noise") and rc.object_position_noise_m > 0:
-            obj = obj + self.rng.uniform(-rc.object_position_noise_m, rc.object_position_noise_m, (k, 3))
+            obj = obj + rc.strength * self.rng.uniform(-rc.object_position_noise_m, rc.object_position_noise_m, (k, 3))
         goal = self.goal[ids] - self.base_pos
         m = self._mirror_mask(ids)
         if m.any():
@@ -538,7 +547,7 @@ class ManipulationEnv:
         policy = self._policy_obs()
         rc = self.cfg.randomization
         if rc.on("frame_lag") and rc.frame_lag_probability > 0 and self._policy_obs_prev is not None:
-            lag = self.rng.random(self.num_envs) < rc.frame_lag_probability
+            lag = self.rng.random(self.num_envs) < rc.strength * rc.frame_lag_probability
             shown = np.where(lag[:, None], self._policy_obs_prev, policy)
         else:
             shown = policy
@@ -547,6 +556,12 @@ class ManipulationEnv:
             {"policy": torch.as_tensor(shown, dtype=torch.float32), "critic": torch.as_tensor(self._critic_obs(), dtype=torch.float32)},
             batch_size=[self.num_envs],
         )
+
+    def set_randomization_strength(self, strength: float) -> None:
+        """Scale every randomization term (0 … 1, see ``RandomizationConfig.strength``); takes
+        effect at the next draw (resets for reset-time terms, the next step for the others)."""
+        rc = replace(self.cfg.randomization, strength=float(np.clip(strength, 0.0, 1.0)))
+        self.cfg = replace(self.cfg, randomization=rc)
 
     # --- checkpoint metadata and RNG state ------------------------------------------------
     def rng_state(self) -> dict[str, Any]:

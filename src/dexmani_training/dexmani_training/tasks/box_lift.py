@@ -24,7 +24,7 @@ import numpy as np
 
 from .base import LEFT, RIGHT, ManipulationEnv, TaskConfig
 from .randomization import RandomizationConfig
-from .rewards import contact_sticker_reward, object_goal_reward
+from .rewards import contact_sticker_reward, goal_tracking_reward, object_goal_reward
 
 
 def _box_randomization() -> RandomizationConfig:
@@ -86,6 +86,7 @@ class BoxLift(ManipulationEnv):
         return {
             "contact": r.contact_weight * contact,
             "goal": object_goal_reward(state["object_pos"], self.goal, r.goal_weight, self.goal_distance0),
+            "goal_track": goal_tracking_reward(state["object_pos"], self.goal, state["held"], r.goal_track_weight, r.goal_track_width_m),
             "lift": r.lift_weight * lift,
             "success": r.success_bonus * state["success_now"],
         }

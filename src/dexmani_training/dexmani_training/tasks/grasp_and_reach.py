@@ -10,6 +10,7 @@ Reward (per second; see ``rewards.py``):
   goal    — −w·||object − goal||;
   lift    — w·min(height above rest, cap) while the active hand touches the object and the
             table does not (shaping that pays for the first centimetres of a lift);
+  goal_track — w·(1 − tanh(d/5 cm)) while the active hand holds the object (added shaping);
   success — a bonus per step while the success condition holds;
   action_rate — a small penalty on action changes.
 
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .base import LEFT, RIGHT, ManipulationEnv, TaskConfig
-from .rewards import contact_sticker_reward, object_goal_reward
+from .rewards import contact_sticker_reward, goal_tracking_reward, object_goal_reward
 
 
 @dataclass
@@ -118,6 +119,7 @@ class GraspAndReach(ManipulationEnv):
             "contact": r.contact_weight * contact,
             "goal": object_goal_reward(state["object_pos"], self.goal, r.goal_weight, self.goal_distance0),
             "lift": r.lift_weight * lift,
+            "goal_track": goal_tracking_reward(state["object_pos"], self.goal, state["held"], r.goal_track_weight, r.goal_track_width_m),
             "success": r.success_bonus * state["success_now"],
         }
 

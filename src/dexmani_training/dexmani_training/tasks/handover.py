@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .base import LEFT, RIGHT, ManipulationEnv, TaskConfig
-from .rewards import contact_sticker_reward, object_goal_reward, stage_bonus
+from .rewards import contact_sticker_reward, goal_tracking_reward, object_goal_reward, stage_bonus
 
 DIRECTIONS = ("right_to_left", "left_to_right")
 
@@ -133,6 +133,7 @@ class Handover(ManipulationEnv):
         # From stage 2 on, the goal is the final one.
         self.goal = np.where((s >= 2)[:, None], self.final_goal, self.intermediate_goal)
         state["held_a"] = touch_a & off_table
+        state["held_any"] = (touch_a | touch_b) & off_table
         at_final = np.linalg.norm(pos - self.final_goal, axis=1) <= c.success_distance_m
         return (s >= 3) & at_final & touch_b & off_table
 
@@ -154,6 +155,7 @@ class Handover(ManipulationEnv):
             "contact": r.contact_weight * contact,
             "goal": object_goal_reward(state["object_pos"], self.goal, r.goal_weight, self.goal_distance0),
             "lift": r.lift_weight * lift,
+            "goal_track": goal_tracking_reward(state["object_pos"], self.goal, state["held_any"], r.goal_track_weight, r.goal_track_width_m),
             "stage_bonus": bonus,
             "success": r.success_bonus * state["success_now"],
         }

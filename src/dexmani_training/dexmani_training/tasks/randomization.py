@@ -23,6 +23,9 @@ Each term has its range in :class:`RandomizationConfig` and says when it acts:
 | ``camera_rotation`` | rotation by U(0, 5°) about a random axis | at reset |
 | ``camera_fov`` | vertical field of view +U(−5°, 5°) | at reset |
 
+Every term's size follows ``strength`` (1 by default): a curriculum can start training at a
+fraction of the ranges and grow them (``TrainConfig.randomization_ramp_env_steps``).
+
 The paper gives joint observation noise as "N(0, 0.4)" without units; 0.4 rad would hide the
 arm's pose entirely, so we read it as 0.4 degrees (encoder-level noise). The gains are scaled
 relative to the model's own values, so with ``--physics tuned.yaml`` the ranges are centred on
@@ -68,6 +71,11 @@ class RandomizationConfig:
     camera_position_m: float = 0.005
     camera_rotation_rad: float = 0.0873  # 5 degrees
     camera_fov_rad: float = 0.0873
+    # Strength of every enabled term, 0 … 1 (a curriculum knob, see TrainConfig.
+    # randomization_ramp_env_steps): each range shrinks toward its nominal value by this factor
+    # (a drawn value becomes nominal + strength·(draw − nominal)) and every noise, force and
+    # lag probability is multiplied by it. The random streams do not depend on it.
+    strength: float = 1.0
 
     def validate(self) -> None:
         unknown = [t for t in self.enabled if t not in TERMS]
@@ -78,6 +86,8 @@ class RandomizationConfig:
             lo, hi = getattr(self, name)
             if lo > hi:
                 raise ValueError(f"randomization.{name}: low {lo} > high {hi}")
+        if not 0.0 <= self.strength <= 1.0:
+            raise ValueError(f"randomization.strength must be in [0, 1], got {self.strength}")
         for name in ("random_force_probability", "frame_lag_probability", "action_lag_probability"):
             p = getattr(self, name)
             if not 0.0 <= p <= 1.0:
@@ -179,12 +189,14 @@ def random_rotation_quat(rng: np.random.Generator, max_angle_rad: float) -> np.n
     return np.concatenate([[np.cos(angle / 2)], np.sin(angle / 2) * axis])
 
 
-def force_update(force: np.ndarray, mass_kg: np.ndarray, rng: np.random.Generator, cfg: RandomizationConfig, dt_s: float) -> np.ndarray:
-    """One control step of the random-force process: decay, then redraw with probability."""
+def force_update(force: np.ndarray, mass_kg: np.ndarray, rng: np.random.Generator, cfg: RandomizationConfig, dt_s: float,
+                 strength: float = 1.0) -> np.ndarray:
+    """One control step of the random-force process: decay, then redraw with probability
+    (probability and size × ``strength``)."""
     steps = dt_s / cfg.random_force_interval_s
     force = force * cfg.random_force_decay**steps
-    p = 1.0 - (1.0 - cfg.random_force_probability) ** steps
+    p = 1.0 - (1.0 - strength * cfg.random_force_probability) ** steps
     new = rng.random(force.shape[0]) < p
     if np.any(new):
-        force[new] = rng.normal(size=(int(new.sum()), 3)) * cfg.random_force_scale * mass_kg[new, None]
+        force[new] = rng.normal(size=(int(new.sum()), 3)) * strength * cfg.random_force_scale * mass_kg[new, None]
     return force

@@ -67,6 +67,16 @@ def object_goal_reward(object_pos: np.ndarray, goal_pos: np.ndarray, weight: flo
     return -weight * (np.linalg.norm(object_pos - goal_pos, axis=1) - reference_distance_m)
 
 
+def goal_tracking_reward(object_pos: np.ndarray, goal_pos: np.ndarray, held: np.ndarray, weight: float,
+                         width_m: float) -> np.ndarray:
+    """``weight · held · (1 − tanh(‖p − g‖ / width))`` (N,): a bounded, sharp pull toward the goal
+    that pays only while the object is held. The linear goal term alone gives 0.3 per second for
+    a centimetre, which is lost in the noise of the return; this term makes the last 5–10 cm
+    worth several times more and cannot be collected by pushing the object along the table."""
+    d = np.linalg.norm(object_pos - goal_pos, axis=1)
+    return weight * np.asarray(held, dtype=float) * (1.0 - np.tanh(d / width_m))
+
+
 def stage_bonus(new_stage: np.ndarray, old_stage: np.ndarray, bonus_scale: float) -> np.ndarray:
     """Σ bonus_scale·k over the stages k newly reached this step (stages are counted from 1)."""
     new_stage = np.asarray(new_stage)
