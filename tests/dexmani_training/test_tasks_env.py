@@ -167,3 +167,11 @@ def test_task_config_errors_name_the_valid_values():
         task_config("grasp_and_reach", {"sides": ["middle"]}).validate()
     with pytest.raises(ValueError, match="directions"):
         task_config("handover", {"directions": ["up"]}).validate()
+
+
+def test_config_from_dict_coerces_yaml_values_and_rejects_bad_sections():
+    cfg = task_config("grasp_and_reach", {"episode_length_s": 5, "sides": ["left"], "reward": {"lift_weight": 40}})
+    assert isinstance(cfg.episode_length_s, float) and cfg.episode_length_s == 5.0
+    assert cfg.sides == ("left",) and cfg.reward.lift_weight == 40.0 and isinstance(cfg.reward.lift_weight, float)
+    with pytest.raises(ValueError, match="grasp_and_reach.reward: expected a mapping"):
+        task_config("grasp_and_reach", {"reward": [1, 2]})

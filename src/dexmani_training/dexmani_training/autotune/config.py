@@ -6,11 +6,13 @@ defaults (a test checks they are equal); ``dexmani autotune --config FILE`` over
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from ..dataclass_config import config_from_dict, plain
 
 #: Per-joint parameters of ``gr1_description.physics.JointPhysics`` autotune can search.
 JOINT_PARAMETERS = ("kp", "kd", "armature", "damping", "frictionloss", "effort")
@@ -222,7 +224,7 @@ class AutotuneConfig:
 
     # --- YAML -------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return _plain(asdict(self))
+        return plain(asdict(self))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> AutotuneConfig:
@@ -241,16 +243,16 @@ class AutotuneConfig:
             if name == "search":
                 values = dict(values)
                 params = values.pop("parameters", None) or {}
-                section = _override(base, values, f"{source}: search")
+                section = config_from_dict(type(base), values, base, f"{source}: search")
                 merged = dict(section.parameters)
                 bad = set(params) - set(SEARCH_PARAMETERS)
                 if bad:
                     raise ValueError(f"{source}: unknown search parameters {sorted(bad)}; known: {list(SEARCH_PARAMETERS)}")
                 for pname, pvals in params.items():
-                    merged[pname] = _override(merged[pname], pvals or {}, f"{source}: search.parameters.{pname}")
+                    merged[pname] = config_from_dict(type(merged[pname]), pvals or {}, merged[pname], f"{source}: search.parameters.{pname}")
                 section.parameters = merged
             else:
-                section = _override(base, values, f"{source}: {name}")
+                section = config_from_dict(type(base), values, base, f"{source}: {name}")
             setattr(cfg, name, section)
         cfg.validate()
         return cfg
@@ -264,27 +266,3 @@ class AutotuneConfig:
             return cls.from_dict(yaml.safe_load(f) or {}, source=str(path))
 
 
-def _override(obj, values: dict[str, Any], where: str):
-    if not isinstance(values, dict):
-        raise ValueError(f"{where}: expected a mapping, got {type(values).__name__}")  # noqa: TRY004 (a user error)
-    known = {f.name: f for f in fields(obj)}
-    unknown = [k for k in values if k not in known]
-    if unknown:
-        raise ValueError(f"{where}: unknown keys {unknown}; known: {sorted(known)}")
-    out = {}
-    for k, v in values.items():
-        current = getattr(obj, k)
-        if isinstance(current, tuple) or isinstance(v, list):
-            v = tuple(v)
-        elif isinstance(current, float) and isinstance(v, int) and not isinstance(v, bool):
-            v = float(v)
-        out[k] = v
-    return replace(obj, **out)
-
-
-def _plain(x):
-    if isinstance(x, dict):
-        return {k: _plain(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_plain(v) for v in x]
-    return x

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..dataclass_config import config_from_dict
 from ..tasks import TASKS, make_env
-from ..tasks.base import config_from_dict
 from .train import PPOConfig, build_algorithm, check_checkpoint
 
 

@@ -35,8 +35,9 @@ import yaml
 
 from gr1_description import joints as jt
 
+from ..dataclass_config import config_from_dict, plain
 from ..tasks import TASKS, make_env, task_config
-from ..tasks.base import TaskConfig, _plain, config_from_dict
+from ..tasks.base import TaskConfig
 
 CHECKPOINT_FORMAT = 1
 
@@ -184,7 +185,7 @@ class Trainer:
         if resume:
             self._load(latest)
         else:
-            doc = {"task": cfg.to_dict(), "train": _plain(asdict(train)), "seed": seed,
+            doc = {"task": cfg.to_dict(), "train": plain(asdict(train)), "seed": seed,
                    "command": command or " ".join(shlex.quote(a) for a in sys.argv)}
             _atomic_write_text(self.run_dir / "config.yaml", yaml.safe_dump(doc, sort_keys=False))
 
@@ -196,7 +197,7 @@ class Trainer:
             "dexmani": {
                 **checkpoint_metadata(self.cfg, self.env),
                 "iteration": self.iteration, "env_steps": self.env_steps, "wall_s": self.wall_s, "seed": self.seed,
-                "ppo": _plain(asdict(self.train.ppo)),
+                "ppo": plain(asdict(self.train.ppo)),
                 "learning_rate": self.alg.learning_rate,
                 "rng": {"env": self.env.rng_state(), "sim": self.env.sim.rng.bit_generator.state,
                         "torch": torch.get_rng_state(), "numpy": np.random.get_state()},

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import ManipulationEnv, TaskConfig, config_from_dict
+from ..dataclass_config import config_from_dict
+from .base import ManipulationEnv, TaskConfig
 from .box_lift import BoxLift, BoxLiftConfig
 from .grasp_and_reach import GraspAndReach, GraspAndReachConfig
 from .handover import Handover, HandoverConfig

@@ -39,7 +39,7 @@ the task were right-handed; a runtime must apply the same two maps.
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import mujoco
@@ -58,6 +58,14 @@ from tensordict import TensorDict
 
 from gr1_description import joints as jt
 
+from ..dataclass_config import plain
+from ..symmetry import (
+    mirror_angular,
+    mirror_fingertips,
+    mirror_joints,
+    mirror_points,
+    mirror_quat,
+)
 from .randomization import (
     EnvRandomization,
     ModelRandomizer,
@@ -66,7 +74,6 @@ from .randomization import (
     random_rotation_quat,
 )
 from .stickers import make_stickers, pad_sticker_sets
-from ..symmetry import mirror_angular, mirror_fingertips, mirror_joints, mirror_points, mirror_quat
 
 LEFT, RIGHT = 0, 1
 
@@ -169,35 +176,7 @@ class TaskConfig:
             ) from None
 
     def to_dict(self) -> dict[str, Any]:
-        return _plain(asdict(self))
-
-
-def _plain(x):
-    if isinstance(x, dict):
-        return {k: _plain(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_plain(v) for v in x]
-    return x
-
-
-def config_from_dict(cls, data: dict[str, Any], base=None, where: str = "config"):
-    """Build dataclass ``cls`` from ``data`` over ``base`` (its defaults), recursively; unknown
-    keys raise an error naming them."""
-    base = base if base is not None else cls()
-    names = {f.name: f for f in fields(cls)}
-    unknown = [k for k in data if k not in names]
-    if unknown:
-        raise ValueError(f"{where}: unknown keys {unknown}; known: {sorted(names)}")
-    out = {}
-    for k, v in data.items():
-        current = getattr(base, k)
-        if is_dataclass(current):
-            out[k] = config_from_dict(type(current), v or {}, current, f"{where}.{k}")
-        elif isinstance(v, list):
-            out[k] = tuple(v)
-        else:
-            out[k] = v
-    return replace(base, **out)
+        return plain(asdict(self))
 
 
 class ManipulationEnv:
