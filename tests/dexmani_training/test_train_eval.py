@@ -377,3 +377,22 @@ def test_randomization_ramp_grows_strength_with_env_steps(tmp_path, tiny_train_c
     assert [r["randomization_strength"] for r in rows] == [0.0, 0.5, 1.0]
     # Checkpoints keep the full-strength config: evaluation uses the real ranges.
     assert load_checkpoint(tmp_path / "run" / "latest.pt")["dexmani"]["task_config"]["randomization"]["strength"] == 1.0
+
+
+def test_eval_counts_every_environment_quota_when_episodes_end_early(checkpoints, monkeypatch):
+    """Environment 0 ends an episode every step (terminated), environment 1 runs full-length
+    episodes: the result still holds each environment's quota of episodes, so short (failed)
+    episodes are not over-counted and long ones are not dropped."""
+    from dexmani_training.tasks.base import ManipulationEnv
+
+    base = ManipulationEnv.terminated
+
+    def first_env_always_ends(self, state):
+        out = base(self, state)
+        out[0] = True
+        return out
+
+    monkeypatch.setattr(ManipulationEnv, "terminated", first_env_always_ends)
+    result = evaluate(checkpoints["grasp_and_reach"], "grasp_and_reach", episodes=4, num_envs=2, seed=0, num_threads=1,
+                      randomize=False)
+    assert result["episodes"] == 4

@@ -106,7 +106,9 @@ def evaluate(
 
     bar = tqdm(total=episodes, desc=f"eval {task}", unit="ep", disable=not progress)
     # Map env index of each completed record: drain in step order, env ids attached below.
-    while counts.sum() < quota.sum():
+    # Until every environment has run its quota (an environment whose episodes end early runs
+    # more than its quota meanwhile; the extra episodes are not counted).
+    while (counts < quota).any():
         with torch.inference_mode():
             actions = policy(obs)
         before = env.episode_length_buf.clone()
