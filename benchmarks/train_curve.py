@@ -40,8 +40,9 @@ def train_and_evaluate(task: str, minutes: float, seed: int, num_envs: int = 64,
     cfg = task_config(task, over)
     train = TrainConfig(iterations=10**6, max_minutes=minutes, save_interval=save_interval, torch_threads=torch_threads,
                         num_threads=num_threads)
-    if ramp_env_steps is not None:
-        train = replace(train, randomization_ramp_env_steps=ramp_env_steps)
+    if ramp_env_steps is not None:  # a linear curriculum (0: full strength from the start)
+        train = replace(train, randomization_curriculum="linear" if ramp_env_steps > 0 else "off",
+                        randomization_ramp_env_steps=ramp_env_steps)
     run_dir = run_dir or Path("runs") / task / f"curve_seed{seed}{'' if init else '_noinit'}"
     trainer = Trainer(run_dir, cfg, train, seed, force=True, progress=progress)
     summary = trainer.run()
@@ -59,6 +60,7 @@ def train_and_evaluate(task: str, minutes: float, seed: int, num_envs: int = 64,
             "eval_success_rate": res["success_rate"], "eval_pickup_rate": res.get("pickup_rate"),
             "eval": {k: v for k, v in res.items() if k.endswith("_rate") or k.startswith("success_by")},
             "train_success_rate": by_it[it]["success_rate"],
+            "randomization_strength": by_it[it].get("randomization_strength"),
             "checkpoint": str(ck),
         })
         print(json.dumps({k: v for k, v in points[-1].items() if k != "eval"}), file=sys.stderr)
@@ -67,7 +69,9 @@ def train_and_evaluate(task: str, minutes: float, seed: int, num_envs: int = 64,
     result = {
         "task": task, "seed": seed, "num_envs": num_envs, "budget_minutes": minutes, "init_library": init,
         "objects": cfg.objects, "episodes_per_eval": episodes,
-        "randomization_ramp_env_steps": train.randomization_ramp_env_steps,
+        "randomization_curriculum": train.randomization_curriculum,
+        "randomization_ramp_env_steps": train.randomization_ramp_env_steps if train.randomization_curriculum == "linear" else None,
+        "final_randomization_strength": rows[-1].get("randomization_strength") if rows else None,
         "trained": {k: summary[k] for k in ("iteration", "env_steps", "wall_s")},
         "train_steps_per_s": summary["env_steps"] / max(summary["wall_s"], 1e-9),
         "final_eval_success_rate": points[-1]["eval_success_rate"] if points else None,

@@ -23,7 +23,7 @@ def _tiny_train_config(iterations: int = 1, **ppo) -> TrainConfig:
     """A PPO small enough for tests that are not about the network."""
     fields = {"hidden_dims": (64, 64), "num_steps_per_env": 8, "num_learning_epochs": 1, "num_mini_batches": 1}
     fields.update(ppo)
-    return TrainConfig(iterations=iterations, save_interval=1000, num_threads=1, torch_threads=1, randomization_ramp_env_steps=0,
+    return TrainConfig(iterations=iterations, save_interval=1000, num_threads=1, torch_threads=1, randomization_curriculum="off",
                        ppo=PPOConfig(**fields))
 
 

@@ -13,15 +13,18 @@ from gr1_description import joints as jt
 
 
 @pytest.mark.parametrize("task", ["grasp_and_reach", "box_lift", "handover"])
-def test_observations_hold_what_the_design_says(small_env, task):
-    env = small_env(task, num_envs=2)
+@pytest.mark.parametrize("goal_offset", [False, True])
+def test_observations_hold_what_the_design_says(small_env, task, goal_offset):
+    env = small_env(task, num_envs=2, actor_goal_offset=goal_offset)
     obs = env.get_observations()
     assert set(obs.keys()) == {"policy", "critic"}
     policy = obs["policy"].numpy()
-    assert policy.shape == (2, 26 + 3 + 3 + 26)
+    extra_actor = 3 if goal_offset else 0
+    n_actor = 26 + 3 + 3 + extra_actor + 26
+    assert policy.shape == (2, n_actor)
     critic = obs["critic"].numpy()
     extra = env.num_task_critic_features
-    assert critic.shape == (2, 58 + 26 + 24 + 4 + 6 + 6 + 1 + extra)
+    assert critic.shape == (2, n_actor + 26 + 24 + 4 + 6 + 6 + 1 + extra)
     base = env.base_pos
     q, obj, goal = env.sim.joint_pos() - env.default_pose, env.sim.object_pose()[:, :3] - base, env.goal - base
     m = env._mirror_mask()  # left-handed episodes are shown mirrored (test_symmetry.py)
@@ -29,12 +32,15 @@ def test_observations_hold_what_the_design_says(small_env, task):
     np.testing.assert_allclose(policy[:, :26], q, atol=1e-6)
     np.testing.assert_allclose(policy[:, 26:29], obj, atol=1e-6)
     np.testing.assert_allclose(policy[:, 29:32], goal, atol=1e-6)
-    np.testing.assert_allclose(policy[:, 32:], 0.0)
-    np.testing.assert_allclose(critic[:, :58], policy, atol=1e-6)
+    if goal_offset:  # goal − object, in the same (possibly mirrored) frame
+        np.testing.assert_allclose(policy[:, 32:35], goal - obj, atol=1e-6)
+    last = 32 + extra_actor
+    np.testing.assert_allclose(policy[:, last:], 0.0)
+    np.testing.assert_allclose(critic[:, :n_actor], policy, atol=1e-6)
     # After a step the last 26 entries are the policy's own (clipped) action.
     a = np.clip(np.random.default_rng(0).normal(size=(2, 26)), -1.5, 1.5)
     obs, reward, done, extras = env.step(torch.as_tensor(a, dtype=torch.float32))
-    np.testing.assert_allclose(obs["policy"].numpy()[:, 32:], np.clip(a, -1, 1), atol=1e-6)
+    np.testing.assert_allclose(obs["policy"].numpy()[:, last:], np.clip(a, -1, 1), atol=1e-6)
     assert reward.shape == (2,) and done.shape == (2,) and "time_outs" in extras
     assert torch.isfinite(reward).all()
 

@@ -370,13 +370,68 @@ def test_randomization_ramp_grows_strength_with_env_steps(tmp_path, tiny_train_c
 
     cfg = _cfg("grasp_and_reach")
     steps_per_it = 8 * cfg.num_envs
-    train = dc_replace(tiny_train_config(3), randomization_ramp_env_steps=2 * steps_per_it)
+    train = dc_replace(tiny_train_config(3), randomization_curriculum="linear", randomization_ramp_env_steps=2 * steps_per_it)
     trainer = Trainer(tmp_path / "run", cfg, train, seed=0, progress=False)
     trainer.run()
     rows = _progress(tmp_path / "run")
     assert [r["randomization_strength"] for r in rows] == [0.0, 0.5, 1.0]
     # Checkpoints keep the full-strength config: evaluation uses the real ranges.
     assert load_checkpoint(tmp_path / "run" / "latest.pt")["dexmani"]["task_config"]["randomization"]["strength"] == 1.0
+
+
+def test_adaptive_curriculum_raises_holds_and_lowers_the_strength():
+    from dexmani_training.rl.train import TrainConfig, next_randomization_strength
+
+    train = TrainConfig()  # adaptive: raise at >= 0.5, lower below 0.25, 1.0 per million steps
+    assert train.randomization_curriculum == "adaptive"
+    step = 2048
+    d = step / 1e6
+    assert next_randomization_strength(train, 0.3, 10**6, step, 0.6) == pytest.approx(0.3 + d)
+    assert next_randomization_strength(train, 0.3, 10**6, step, 0.5) == pytest.approx(0.3 + d)
+    assert next_randomization_strength(train, 0.3, 10**6, step, 0.4) == pytest.approx(0.3)
+    assert next_randomization_strength(train, 0.3, 10**6, step, 0.1) == pytest.approx(0.3 - d)
+    assert next_randomization_strength(train, 0.3, 10**6, step, None) == pytest.approx(0.3)  # no nominal episodes yet
+    assert next_randomization_strength(train, 1.0, 10**6, step, 0.9) == 1.0
+    assert next_randomization_strength(train, 0.0, 10**6, step, 0.0) == 0.0
+    from dataclasses import replace as dc_replace
+
+    assert next_randomization_strength(dc_replace(train, randomization_curriculum="off"), 0.2, 0, step, 0.0) == 1.0
+    lin = dc_replace(train, randomization_curriculum="linear", randomization_ramp_env_steps=4 * step)
+    assert next_randomization_strength(lin, 0.9, 2 * step, step, 0.0) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="randomization_curriculum must be one of"):
+        dc_replace(train, randomization_curriculum="fast").validate()
+    with pytest.raises(ValueError, match="curriculum_lower_below"):
+        dc_replace(train, curriculum_lower_below=0.8).validate()
+
+
+def test_adaptive_curriculum_in_a_run_follows_the_success_rate_and_resumes(tmp_path, tiny_train_config, monkeypatch):
+    """In a run, the strength moves with the nominal success rate the trainer logs; a resumed run
+    continues from the saved strength, while its checkpoints keep the full-strength config."""
+    from dataclasses import replace as dc_replace
+
+    from dexmani_training.rl import train as train_mod
+
+    cfg = _cfg("grasp_and_reach", num_envs=2)
+    train = dc_replace(tiny_train_config(4), randomization_curriculum="adaptive", curriculum_rate_per_m_steps=1e4)
+    # Pretend every nominal episode succeeds: the strength rises by 1e4 × 16 steps / 1e6 = 0.16 per iteration.
+    real_log = train_mod.Trainer._log
+
+    def log_success(self, *a, **k):
+        row = real_log(self, *a, **k)
+        row["nominal_episodes"], row["nominal/success_rate"] = 10, 1.0
+        return row
+
+    monkeypatch.setattr(train_mod.Trainer, "_log", log_success)
+    Trainer(tmp_path / "run", cfg, train, seed=0, progress=False).run()
+    rows = _progress(tmp_path / "run")
+    assert [round(r["randomization_strength"], 6) for r in rows] == [0.0, 0.16, 0.32, 0.48]
+    saved = load_checkpoint(tmp_path / "run" / "latest.pt")["dexmani"]
+    assert saved["randomization_strength"] == pytest.approx(0.64)
+    assert saved["task_config"]["randomization"]["strength"] == 1.0
+    resumed = Trainer(tmp_path / "run", None, None, seed=0, resume=True, progress=False)
+    assert resumed.env.cfg.randomization.strength == pytest.approx(0.64)
+    resumed.run(5)
+    assert _progress(tmp_path / "run")[-1]["randomization_strength"] == pytest.approx(0.64)
 
 
 def test_eval_counts_every_environment_quota_when_episodes_end_early(checkpoints, monkeypatch):

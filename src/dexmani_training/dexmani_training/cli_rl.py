@@ -37,9 +37,12 @@ def add_train_parser(sub) -> None:
     p.add_argument("--init-probability", type=float, help="fraction of resets from the init library (default 0.5)")
     p.add_argument("--no-init", action="store_true", help="no task-aware initialization: every reset from the default pose")
     p.add_argument("--no-randomization", action="store_true", help="switch every domain-randomization term off")
+    p.add_argument("--randomization-curriculum", choices=["adaptive", "linear", "off"],
+                   help="how the randomization strength grows during training (default adaptive: from 0, raised while "
+                   "the success rate of nominal-reset training episodes is >= 0.5, lowered below 0.25; linear: over "
+                   "--randomization-ramp env steps; off: full strength from the start)")
     p.add_argument("--randomization-ramp", type=float, metavar="ENV_STEPS",
-                   help="grow every randomization term from 0 to full strength over this many env steps (default: the "
-                   "train config's, 0 = full from the start)")
+                   help="linear curriculum over this many env steps (implies --randomization-curriculum linear; 0 = off)")
     p.add_argument("--save-interval", type=int, help="checkpoint every N iterations (default 50)")
     p.add_argument("--threads", type=int, help="simulator and torch threads (default: all cores; use 1 per run when "
                    "two trainings share a 2-core machine)")
@@ -169,7 +172,10 @@ def cmd_train(args) -> int:
         if args.threads:
             train = replace(train, num_threads=args.threads, torch_threads=args.threads)
         if args.randomization_ramp is not None:
-            train = replace(train, randomization_ramp_env_steps=int(args.randomization_ramp))
+            ramp = int(args.randomization_ramp)
+            train = replace(train, randomization_curriculum="linear" if ramp > 0 else "off", randomization_ramp_env_steps=ramp)
+        if args.randomization_curriculum:
+            train = replace(train, randomization_curriculum=args.randomization_curriculum)
         trainer = Trainer(run_dir, cfg, train, args.seed, force=args.force, progress=not args.quiet)
         target = train.iterations
     print(f"run directory: {run_dir}", file=sys.stderr)

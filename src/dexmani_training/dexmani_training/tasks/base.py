@@ -21,8 +21,9 @@ Actions (26, canonical joint order, each in [−1, 1] after clipping):
 Observations (rsl_rl obs groups):
 
 - ``policy`` (the actor): joint positions relative to the default pose (26, noised), the
-  object position in the robot base frame (3, noised), the goal in the base frame (3) and the
-  previous action (26, the policy's own output). With the frame-lag term, an environment
+  object position in the robot base frame (3, noised), the goal in the base frame (3), with
+  ``actor_goal_offset`` goal − object (3), and the previous action (26, the policy's own
+  output). With the frame-lag term, an environment
   may see the previous step's ``policy`` observation.
 - ``critic`` (privileged, noiseless): the same plus joint velocities (26), the 8 fingertip
   positions (24, base frame), object orientation (4) and linear / angular velocity (6), the
@@ -152,6 +153,10 @@ class TaskConfig:
     # Left-handed episodes seen as their mirror image (see ``symmetry.py``): tasks with a left
     # and a right version set it, so one set of weights learns both from all the data.
     mirror_symmetry: bool = False
+    # The actor also sees goal − object (3, from the noised object position): a difference the
+    # MLP could form itself from the two positions, given explicitly so that goal-directed
+    # motion does not have to be learned through it.
+    actor_goal_offset: bool = False
     physics: str | None = None  # physics YAML (e.g. autotune's tuned.yaml)
     action: ActionConfig = field(default_factory=ActionConfig)
     reward: RewardConfig = field(default_factory=RewardConfig)
@@ -502,7 +507,8 @@ class ManipulationEnv:
         m = self._mirror_mask(ids)
         if m.any():
             q[m], obj[m], goal[m] = mirror_joints(q[m]), mirror_points(obj[m]), mirror_points(goal[m])
-        return np.concatenate([q, obj, goal, self.last_action[ids]], axis=1)
+        parts = [q, obj, goal] + ([goal - obj] if self.cfg.actor_goal_offset else []) + [self.last_action[ids]]
+        return np.concatenate(parts, axis=1)
 
     def _critic_obs(self) -> np.ndarray:
         pose = self.sim.object_pose()
@@ -517,8 +523,9 @@ class ManipulationEnv:
             quat[m], tips[m] = mirror_quat(quat[m]), mirror_fingertips(tips[m])
             vel[m] = np.concatenate([mirror_points(vel[m, :3]), mirror_angular(vel[m, 3:])], axis=1)
         progress = (self.episode_length_buf.numpy() / self.max_episode_length)[:, None]
+        offset = [goal - pos] if self.cfg.actor_goal_offset else []
         return np.concatenate([
-            q, pos, goal, self.last_action, 0.1 * qd, tips.reshape(self.num_envs, -1), quat, vel,
+            q, pos, goal, *offset, self.last_action, 0.1 * qd, tips.reshape(self.num_envs, -1), quat, vel,
             self.dr.critic_features(self.nominal_mass), progress, self.task_critic_features(),
         ], axis=1)
 
