@@ -49,8 +49,9 @@ def main() -> int:
     p.add_argument("--episodes", type=int, default=100)
     p.add_argument("--bar", type=float, default=0.6, help="success rate a run must reach to count")
     p.add_argument("--parallel", type=int, default=2, help="runs at once (each gets cores / parallel threads)")
-    p.add_argument("--ramp-env-steps", type=int, default=250_000,
-                   help="randomization curriculum length per run (shorter than the training default, to fit the budget)")
+    p.add_argument("--ramp-env-steps", type=int,
+                   help="a linear randomization curriculum over this many env steps per run (0: full strength from "
+                   "the start); default: the training default, the adaptive curriculum")
     p.add_argument("--also", nargs="*", default=[], metavar="TASK",
                    help="extra tasks trained once (seed 0, with init) in the same pool, reported under extra_runs")
     p.add_argument("--run-root", type=Path, default=Path("runs/init_ablation"))
@@ -94,6 +95,7 @@ def main() -> int:
             }
     result = {"bar": a.bar, "budget_minutes_per_run": a.minutes, "parallel": a.parallel, "threads_per_run": threads,
               "num_envs": a.num_envs, "episodes_per_eval": a.episodes, "randomization_ramp_env_steps": a.ramp_env_steps,
+              "randomization_curriculum": runs[0].get("randomization_curriculum") if runs else None,
               "table": table, "runs": runs, "extra_runs": extra, "machine": machine_info()}
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")

@@ -96,14 +96,18 @@ def main() -> int:
     p.add_argument("--save-interval", type=int, default=100)
     p.add_argument("--episodes", type=int, default=100)
     p.add_argument("--torch-threads", type=int, help="default: 1 in the rollout, all cores in the update")
+    p.add_argument("--threads", type=int, help="simulator and torch threads (default: all cores)")
+    p.add_argument("--ramp-env-steps", type=int,
+                   help="a linear randomization curriculum over this many env steps (0: full strength from the start); "
+                   "default: the training default, the adaptive curriculum")
     p.add_argument("--run-dir", type=Path)
     p.add_argument("--out", type=Path, required=True, help="output prefix: writes <out>.json and <out>.png")
     a = p.parse_args()
 
     result, rows = train_and_evaluate(
         a.task, a.minutes, a.seed, num_envs=a.num_envs, objects=a.objects, init=not a.no_init,
-        save_interval=a.save_interval, episodes=a.episodes, torch_threads=a.torch_threads, run_dir=a.run_dir,
-        progress=sys.stderr.isatty(),
+        save_interval=a.save_interval, episodes=a.episodes, torch_threads=a.threads or a.torch_threads,
+        num_threads=a.threads, run_dir=a.run_dir, progress=sys.stderr.isatty(), ramp_env_steps=a.ramp_env_steps,
     )
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")

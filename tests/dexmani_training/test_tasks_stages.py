@@ -74,6 +74,26 @@ def test_grasp_success_condition_needs_goal_distance_and_hold(grasp):
     assert not grasp.stage_reached["success"].any()
 
 
+@pytest.mark.parametrize("task", ["grasp_and_reach", "box_lift", "handover"])
+def test_hold_term_pays_only_while_the_object_is_held(small_env, task):
+    """``hold`` pays hold_weight per second while the task's hand(s) touch the object and the
+    table does not; touching it on the table, or not touching it, pays nothing."""
+    env = small_env(task, num_envs=2)
+    w = env.cfg.reward.hold_weight
+    assert w > 0
+
+    def hold(**flags):
+        st = _state(env, height=0.03, **flags)
+        st["fingertips"] = env.sim.fingertip_pos().copy()
+        st["success_now"] = env.update_stages(st)
+        return env.compute_rewards(st)["hold"]
+
+    both = {"left": T, "right": T}  # every task's holding hands (box lift needs both)
+    np.testing.assert_allclose(hold(**both), [w, w])
+    np.testing.assert_allclose(hold(**both, table=T), [0.0, 0.0])
+    np.testing.assert_allclose(hold(), [0.0, 0.0])
+
+
 def test_grasp_stages_stay_reached_and_reset_clears_them(grasp):
     held = {"left": grasp.active_side == LEFT, "right": grasp.active_side == RIGHT}
     grasp.update_stages(_state(grasp, **held, height=0.08))

@@ -122,6 +122,11 @@ class RewardConfig:
     success_bonus: float = 5.0  # per second while the success condition holds
     goal_track_weight: float = 10.0  # per second, × (1 − tanh(d / goal_track_width_m)) while held
     goal_track_width_m: float = 0.05
+    # Per second while the object is held (the task's hand(s) touch it, the table does not).
+    # The contact term alone pays about as much for fingertips hovering on stickers as for a
+    # grasp, and lift pays nothing for the first millimetres; a run stuck there (contact return
+    # 6.5, no nominal pickup in 1.4 M steps) is what this term is for.
+    hold_weight: float = 2.0
     stage_bonus_scale: float = 5.0  # handover: paid once per stage, × the stage number
     action_rate_weight: float = 0.01
     termination_penalty: float = 10.0  # once, when the object falls off the table or leaves the workspace

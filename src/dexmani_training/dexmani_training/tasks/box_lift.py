@@ -88,5 +88,6 @@ class BoxLift(ManipulationEnv):
             "goal": object_goal_reward(state["object_pos"], self.goal, r.goal_weight, self.goal_distance0),
             "goal_track": goal_tracking_reward(state["object_pos"], self.goal, state["held"], r.goal_track_weight, r.goal_track_width_m),
             "lift": r.lift_weight * lift,
+            "hold": r.hold_weight * state["held"],
             "success": r.success_bonus * state["success_now"],
         }

@@ -119,6 +119,7 @@ class GraspAndReach(ManipulationEnv):
             "contact": r.contact_weight * contact,
             "goal": object_goal_reward(state["object_pos"], self.goal, r.goal_weight, self.goal_distance0),
             "lift": r.lift_weight * lift,
+            "hold": r.hold_weight * state["held"],
             "goal_track": goal_tracking_reward(state["object_pos"], self.goal, state["held"], r.goal_track_weight, r.goal_track_width_m),
             "success": r.success_bonus * state["success_now"],
         }
