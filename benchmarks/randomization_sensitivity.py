@@ -44,7 +44,8 @@ def sensitivity(checkpoint: str | Path, task: str, episodes: int, seed: int, num
             path = Path(tmp) / "ckpt.pt"
             torch.save(d, path)
             r = evaluate(path, task, episodes, seed=seed, num_threads=num_threads)
-            row = {"condition": label, "enabled": enabled, **{k: v for k, v in r.items() if k.endswith("_rate")}}
+            row = {"condition": label, "enabled": enabled, "randomization": r["randomization"],
+                   **{k: v for k, v in r.items() if k.endswith("_rate")}}
             rows.append(row)
             if progress:
                 print(json.dumps({k: v for k, v in row.items() if k != "enabled"}), file=sys.stderr)

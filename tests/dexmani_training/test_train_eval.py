@@ -451,3 +451,21 @@ def test_eval_counts_every_environment_quota_when_episodes_end_early(checkpoints
     result = evaluate(checkpoints["grasp_and_reach"], "grasp_and_reach", episodes=4, num_envs=2, seed=0, num_threads=1,
                       randomize=False)
     assert result["episodes"] == 4
+
+
+def test_randomization_sensitivity_benchmark_switches_terms(checkpoints, tmp_path):
+    """benchmarks/randomization_sensitivity.py evaluates all / none / each alone / all but each,
+    and each condition's evaluation really runs with exactly those terms."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    from randomization_sensitivity import conditions, sensitivity
+
+    terms = ("object_yaw", "action_noise")
+    labels = [c[0] for c in conditions(terms)]
+    assert labels == ["all", "none", "only object_yaw", "only action_noise", "without object_yaw", "without action_noise"]
+    rows = sensitivity(checkpoints["grasp_and_reach"], "grasp_and_reach", episodes=2, seed=0, num_threads=1, terms=terms)
+    assert [r["enabled"] for r in rows] == [list(terms), [], ["object_yaw"], ["action_noise"], ["action_noise"], ["object_yaw"]]
+    assert [r["randomization"] for r in rows] == [True, False, True, True, True, True]
+    assert all(0.0 <= r["success_rate"] <= 1.0 and "pickup_rate" in r for r in rows)
