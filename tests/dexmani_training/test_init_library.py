@@ -464,3 +464,30 @@ def test_cli_init_record_from_bag(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("dexmani: error:") and NAMES[0] in err
     assert not (tmp_path / "x.npz").exists()
+
+
+def test_library_from_a_policy_keeps_lifted_held_states(tmp_path, capsys):
+    """The shipped grasp specialist's rollouts give states with the cube held ≥ 5 cm up; an env
+    reset from them starts with the object off the table in the hand; a height no rollout reaches
+    is an error that says so."""
+    from dexmani_training.cli import main
+    from dexmani_training.init_policy import library_from_policy
+    from dexmani_training.tasks import make_env, task_config
+
+    from dexmani_training.cli_rl import shipped_checkpoint
+
+    ckpt = shipped_checkpoint("grasp_and_reach")
+    lib = library_from_policy(ckpt, "grasp_and_reach", episodes=8, num_envs=8, num_threads=1)
+    assert len(lib) > 0 and lib.meta["source"]["kind"] == "policy" and lib.meta["object"] == "cube_5cm"
+    assert 1 <= lib.meta["episodes_with_states"] <= 8
+    rest_z = 0.82 + 0.025
+    assert np.all(lib.object_pose[:, 2] >= rest_z + 0.05 - 1e-6)
+    env = make_env(task_config("grasp_and_reach", {"num_envs": 4, "randomization": {"enabled": []},
+                                                   "init": {"probability": 1.0}}), seed=0, num_threads=1, init_library=lib)
+    st = env._state()
+    assert not st["contact_table"].any() and np.all(st["object_height"] >= 0.05 - 1e-6)
+    with pytest.raises(InitLibraryError, match="in none of 2 episodes"):
+        library_from_policy(ckpt, "grasp_and_reach", episodes=2, num_envs=2, min_height_m=1.0, num_threads=1)
+    out = tmp_path / "lib.npz"
+    assert main(["init", "record", "--task", "grasp_and_reach", "--policy", str(ckpt), "--episodes", "8", "--out", str(out)]) == 0
+    assert InitLibrary.load(out).meta["source"]["policy_task"] == "grasp_and_reach"

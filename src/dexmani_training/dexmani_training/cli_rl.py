@@ -94,21 +94,29 @@ def add_init_parser(sub) -> None:
     isub.required = True
     r = isub.add_parser(
         "record",
-        help="make an init-state library from a rosbag2 or from keyboard teleoperation",
+        help="make an init-state library from a rosbag2, keyboard teleoperation or a trained policy's rollouts",
         description="From a rosbag2 (--bag): joint states (sensor_msgs/JointState, names matched to the joint table) "
         "and, if given, an object pose topic (geometry_msgs/PoseStamped, world frame); states are sampled every "
         "--every-s seconds. From keyboard teleop (--teleop): drive the simulated robot's hands with IK in the "
         "terminal; every control step is recorded, thinned to --every-s. --keys FILE replays a key script instead "
-        "of reading the keyboard.",
+        "of reading the keyboard. From a specialist (--policy CHECKPOINT): its deterministic rollouts without "
+        "randomization on the task's object, keeping a state every --every-s while it holds the object up.",
     )
     r.add_argument("--task", required=True)
     r.add_argument("--out", type=Path, required=True, help="library file (.npz)")
     src = r.add_mutually_exclusive_group(required=True)
     src.add_argument("--bag", type=Path, help="rosbag2 directory (sqlite3 or mcap)")
     src.add_argument("--teleop", action="store_true", help="keyboard teleoperation of the simulated robot")
+    src.add_argument("--policy", type=Path, metavar="CHECKPOINT",
+                     help="rollouts of a trained specialist (any task with the same table): the states in which it "
+                     "holds the object at least --min-height up")
     r.add_argument("--joint-topic", default="/joint_states")
     r.add_argument("--object-topic", help="geometry_msgs/PoseStamped of the object (world frame)")
-    r.add_argument("--object", help="object for teleop (default: the task's)")
+    r.add_argument("--object", help="object for teleop or --policy rollouts (default: the task's)")
+    r.add_argument("--episodes", type=int, default=256, help="--policy: rollout episodes (default 256)")
+    r.add_argument("--min-height", type=float, default=0.05, help="--policy: keep states with the object this far above "
+                   "its resting height, in metres (default 0.05)")
+    r.add_argument("--seed", type=int, default=0, help="--policy: rollout seed")
     r.add_argument("--keys", type=Path, help="teleop: a key script (text, one key or 'key*N' per token)")
     r.add_argument("--waypoints", type=Path, help="teleop: a waypoint script (YAML, hand targets relative to the object)")
     r.add_argument("--every-s", type=float, default=0.25, help="keep one state per this many seconds (default 0.25)")
@@ -250,6 +258,11 @@ def cmd_init_record(args) -> int:
         from .init_record import library_from_bag
 
         lib = library_from_bag(args.bag, args.task, args.joint_topic, args.object_topic, args.every_s)
+    elif args.policy:
+        from .init_policy import library_from_policy
+
+        lib = library_from_policy(args.policy, args.task, args.object, args.episodes, args.every_s, args.min_height, args.seed,
+                                  progress=sys.stderr.isatty())
     else:
         from .teleop import run_teleop
 

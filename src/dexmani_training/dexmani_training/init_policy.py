@@ -1,0 +1,103 @@
+"""Init-state libraries from a trained policy's rollouts: the states in which it holds the object
+up in the air.
+
+A task whose init library should hold lifted objects (handover: hand A holding the object, so
+that training sees hand B's stages from the first iteration) can borrow them from a specialist
+that lifts the object, e.g. the grasp_and_reach one run on the handover's object. The policy
+runs deterministically without domain randomization, from nominal resets; every ``every_s``
+seconds of an episode in which the object is held (touched by a hand, clear of the table) and at
+least ``min_height_m`` above its resting height, the joint positions and the object pose are
+kept. States come out in the world frame of the policy's scene, so the two tasks' tables must
+match (their scenes share the table height and centre).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .init_library import InitLibrary, InitLibraryError
+
+
+def library_from_policy(checkpoint: str | Path, task: str, object_name: str | None = None, episodes: int = 256,
+                        every_s: float = 0.25, min_height_m: float = 0.05, seed: int = 0, num_envs: int = 64,
+                        num_threads: int | None = None, progress: bool = False) -> InitLibrary:
+    from gr1_sim.scene import scene_config
+
+    from .dataclass_config import config_from_dict
+    from .rl.evaluate import load_checkpoint
+    from .rl.train import PPOConfig, build_algorithm
+    from .tasks import TASKS, make_env, task_config
+
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}")
+    if every_s <= 0:
+        raise ValueError(f"every_s must be > 0, got {every_s}")
+    target = task_config(task)  # validates the task name
+    d = load_checkpoint(checkpoint)
+    meta = d["dexmani"]
+    src = config_from_dict(TASKS[meta["task"]][0], meta["task_config"], where=f"{checkpoint} task_config")
+    a, b = scene_config(src.scene), scene_config(target.scene)
+    if (a.table_height_m, tuple(a.table_center_xy_m)) != (b.table_height_m, tuple(b.table_center_xy_m)):
+        raise ValueError(f"the policy's scene {src.scene!r} and the task's scene {target.scene!r} have different tables; "
+                         "their states would not carry over")
+    obj = object_name or target.objects
+    n = min(num_envs, episodes)
+    cfg = replace(src, num_envs=n, objects=obj, init=replace(src.init, use_library=False),
+                  randomization=replace(src.randomization, enabled=()))
+    torch.manual_seed(seed)
+    env = make_env(cfg, seed=seed, num_threads=num_threads)
+    alg = build_algorithm(env, config_from_dict(PPOConfig, meta.get("ppo", {}), where="checkpoint ppo"))
+    alg.load(d, {"actor": True}, strict=True)
+    alg.eval_mode()
+    policy = alg.get_policy()
+
+    every = max(1, int(round(every_s / env.dt_s)))
+    last_kept = np.full(n, -(10**9))
+    joints, poses, lifted_episodes = [], [], 0
+    held_this_episode = np.zeros(n, dtype=bool)
+    finished = 0
+    from tqdm import tqdm
+
+    bar = tqdm(total=episodes, desc=f"rollouts of {meta['task']} on {obj}", unit="ep", disable=not progress)
+    obs = env.get_observations()
+    try:
+        while finished < episodes:
+            with torch.inference_mode():
+                actions = policy(obs)
+            t_before = env.episode_length_buf.numpy().copy() + 1  # the step index within the episode
+            obs, _, dones, _ = env.step(actions)
+            done = dones.numpy()
+            # For environments that just finished, the simulator already holds the next episode's
+            # reset state: only the others are looked at.
+            st = env._state()
+            held = (st["contact_left"] | st["contact_right"]) & ~st["contact_table"]
+            keep = ~done & held & (st["object_height"] >= min_height_m) & (t_before - last_kept >= every)
+            if keep.any():
+                ids = np.flatnonzero(keep)
+                joints.append(env.sim.joint_pos()[ids].copy())
+                poses.append(env.sim.object_pose()[ids].copy())
+                last_kept[ids] = t_before[ids]
+                held_this_episode[ids] = True
+            ended = np.flatnonzero(done)
+            take = ended[: max(0, episodes - finished)]
+            lifted_episodes += int(held_this_episode[take].sum())
+            finished += ended.size
+            bar.update(take.size)
+            held_this_episode[ended] = False
+            last_kept[ended] = -(10**9)
+    finally:
+        bar.close()
+        env.close()
+    if not joints:
+        raise InitLibraryError(f"the policy in {checkpoint} lifted {obj!r} at least {min_height_m} m in none of {episodes} episodes")
+    out_meta = {
+        "task": task, "source": {"kind": "policy", "checkpoint": str(checkpoint), "policy_task": meta["task"],
+                                 "trained_iterations": meta.get("iteration")},
+        "object": obj, "episodes": episodes, "episodes_with_states": lifted_episodes, "every_s": every_s,
+        "min_height_m": min_height_m, "seed": seed,
+    }
+    return InitLibrary(np.concatenate(joints), np.concatenate(poses), out_meta)
