@@ -471,10 +471,9 @@ def test_library_from_a_policy_keeps_lifted_held_states(tmp_path, capsys):
     reset from them starts with the object off the table in the hand; a height no rollout reaches
     is an error that says so."""
     from dexmani_training.cli import main
+    from dexmani_training.cli_rl import shipped_checkpoint
     from dexmani_training.init_policy import library_from_policy
     from dexmani_training.tasks import make_env, task_config
-
-    from dexmani_training.cli_rl import shipped_checkpoint
 
     ckpt = shipped_checkpoint("grasp_and_reach")
     lib = library_from_policy(ckpt, "grasp_and_reach", episodes=8, num_envs=8, num_threads=1)

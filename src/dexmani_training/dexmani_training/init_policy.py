@@ -55,7 +55,7 @@ def library_from_policy(checkpoint: str | Path, task: str, object_name: str | No
     alg.eval_mode()
     policy = alg.get_policy()
 
-    every = max(1, int(round(every_s / env.dt_s)))
+    every = max(1, round(every_s / env.dt_s))
     last_kept = np.full(n, -(10**9))
     joints, poses, lifted_episodes = [], [], 0
     held_this_episode = np.zeros(n, dtype=bool)
