@@ -19,7 +19,6 @@ import tempfile
 from pathlib import Path
 
 import torch
-
 from dexmani_training.bench import machine_info
 from dexmani_training.rl.evaluate import evaluate, load_checkpoint
 from dexmani_training.tasks.randomization import TERMS
