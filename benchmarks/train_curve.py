@@ -29,7 +29,7 @@ from dexmani_training.tasks import task_config
 def train_and_evaluate(task: str, minutes: float, seed: int, num_envs: int = 64, objects: str | None = None,
                        init: bool = True, save_interval: int = 100, episodes: int = 100, torch_threads: int | None = None,
                        num_threads: int | None = None, run_dir: Path | None = None, progress: bool = False,
-                       overrides: dict | None = None, ramp_env_steps: int | None = None):
+                       overrides: dict | None = None, ramp_env_steps: int | None = None, eval_without_randomization: bool = False):
     """Train one specialist for ``minutes`` of wall-clock time, evaluate each checkpoint; returns
     (result dict, progress rows)."""
     over = {"num_envs": num_envs, **(overrides or {})}
@@ -60,6 +60,9 @@ def train_and_evaluate(task: str, minutes: float, seed: int, num_envs: int = 64,
             "eval_success_rate": res["success_rate"], "eval_pickup_rate": res.get("pickup_rate"),
             "eval": {k: v for k, v in res.items() if k.endswith("_rate") or k.startswith("success_by")},
             "train_success_rate": by_it[it]["success_rate"],
+            **({"eval_no_randomization_success_rate": evaluate(ck, task, episodes, seed=1000 + seed, num_threads=num_threads,
+                                                                randomize=False)["success_rate"]}
+               if eval_without_randomization else {}),
             "randomization_strength": by_it[it].get("randomization_strength"),
             "checkpoint": str(ck),
         })
@@ -100,6 +103,8 @@ def main() -> int:
     p.add_argument("--ramp-env-steps", type=int,
                    help="a linear randomization curriculum over this many env steps (0: full strength from the start); "
                    "default: the training default, the adaptive curriculum")
+    p.add_argument("--eval-without-randomization", action="store_true",
+                   help="also evaluate every checkpoint with randomization off (a second curve)")
     p.add_argument("--run-dir", type=Path)
     p.add_argument("--out", type=Path, required=True, help="output prefix: writes <out>.json and <out>.png")
     a = p.parse_args()
@@ -108,6 +113,7 @@ def main() -> int:
         a.task, a.minutes, a.seed, num_envs=a.num_envs, objects=a.objects, init=not a.no_init,
         save_interval=a.save_interval, episodes=a.episodes, torch_threads=a.threads or a.torch_threads,
         num_threads=a.threads, run_dir=a.run_dir, progress=sys.stderr.isatty(), ramp_env_steps=a.ramp_env_steps,
+        eval_without_randomization=a.eval_without_randomization,
     )
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
@@ -130,8 +136,14 @@ def plot(result, rows, path: Path) -> None:
             ax.plot([r[key] * scale for r in rows], [r.get("nominal/success_rate", 0.0) for r in rows], color="C2", lw=1, alpha=0.6,
                     label="train episodes from nominal resets")
         ax.plot([r[key] * scale for r in pts], [r["eval_success_rate"] for r in pts], "o-", color="C0", label="eval success (deterministic)")
-        if pts and pts[0].get("eval_pickup_rate") is not None:
-            ax.plot([r[key] * scale for r in pts], [r["eval_pickup_rate"] for r in pts], "s--", color="C1", label="eval pickup")
+        if pts and "eval_no_randomization_success_rate" in pts[0]:
+            ax.plot([r[key] * scale for r in pts], [r["eval_no_randomization_success_rate"] for r in pts], "o:", color="C0",
+                    alpha=0.5, label="eval success, no randomization")
+        # The task's intermediate stages (pickup; handover: intermediate, contact_b), not the first contact.
+        stages = [k for k in (pts[0]["eval"] if pts else {}) if k.endswith("_rate") and k not in ("success_rate", "contact_rate", "contact_a_rate")]
+        for j, st in enumerate(stages):
+            ax.plot([r[key] * scale for r in pts], [r["eval"][st] for r in pts], "s--", color=("C1", "C4", "C5", "C6")[j % 4],
+                    label=f"eval {st.removesuffix('_rate')}")
         if rows and "randomization_strength" in rows[-1]:
             ax.plot([r[key] * scale for r in rows], [r.get("randomization_strength", 1.0) for r in rows], color="0.3", ls="--",
                     lw=1, label="randomization strength (curriculum)")
