@@ -24,7 +24,7 @@ Each term has its range in :class:`RandomizationConfig` and says when it acts:
 | ``camera_fov`` | vertical field of view +U(−5°, 5°) | at reset |
 
 Every term's size follows ``strength`` (1 by default): a curriculum can start training at a
-fraction of the ranges and grow them (``TrainConfig.randomization_ramp_env_steps``).
+fraction of the ranges and grow them (``TrainConfig.randomization_curriculum``).
 
 The paper gives joint observation noise as "N(0, 0.4)" without units; 0.4 rad would hide the
 arm's pose entirely, so we read it as 0.4 degrees (encoder-level noise). The gains are scaled
@@ -72,7 +72,7 @@ class RandomizationConfig:
     camera_rotation_rad: float = 0.0873  # 5 degrees
     camera_fov_rad: float = 0.0873
     # Strength of every enabled term, 0 … 1 (a curriculum knob, see TrainConfig.
-    # randomization_ramp_env_steps): each range shrinks toward its nominal value by this factor
+    # randomization_curriculum): each range shrinks toward its nominal value by this factor
     # (a drawn value becomes nominal + strength·(draw − nominal)) and every noise, force and
     # lag probability is multiplied by it. The random streams do not depend on it.
     strength: float = 1.0
