@@ -12,15 +12,12 @@ Without ``--checkpoint`` the task's shipped specialist is evaluated. Writes ``<o
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import sys
-import tempfile
 from pathlib import Path
 
-import torch
 from dexmani_training.bench import machine_info
-from dexmani_training.rl.evaluate import evaluate, load_checkpoint
+from dexmani_training.rl.evaluate import evaluate
 from dexmani_training.tasks.randomization import TERMS
 
 
@@ -34,20 +31,14 @@ def conditions(terms: tuple[str, ...] = TERMS) -> list[tuple[str, list[str]]]:
 
 def sensitivity(checkpoint: str | Path, task: str, episodes: int, seed: int, num_threads: int | None = None,
                 terms: tuple[str, ...] = TERMS, progress: bool = False) -> list[dict]:
-    base = load_checkpoint(checkpoint, task)
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for label, enabled in conditions(terms):
-            d = copy.deepcopy(base)
-            d["dexmani"]["task_config"]["randomization"]["enabled"] = enabled
-            path = Path(tmp) / "ckpt.pt"
-            torch.save(d, path)
-            r = evaluate(path, task, episodes, seed=seed, num_threads=num_threads)
-            row = {"condition": label, "enabled": enabled, "randomization": r["randomization"],
-                   **{k: v for k, v in r.items() if k.endswith("_rate")}}
-            rows.append(row)
-            if progress:
-                print(json.dumps({k: v for k, v in row.items() if k != "enabled"}), file=sys.stderr)
+    for label, enabled in conditions(terms):
+        r = evaluate(checkpoint, task, episodes, seed=seed, num_threads=num_threads, randomization_terms=enabled)
+        row = {"condition": label, "enabled": enabled, "randomization": r["randomization"],
+               **{k: v for k, v in r.items() if k.endswith("_rate")}}
+        rows.append(row)
+        if progress:
+            print(json.dumps({k: v for k, v in row.items() if k != "enabled"}), file=sys.stderr)
     return rows
 
 

@@ -236,7 +236,7 @@ def cmd_ship(args) -> int:
 
     if args.task not in task_names():
         raise ValueError(f"unknown task {args.task!r}; valid tasks: {task_names()}")
-    src = args.checkpoint / "latest.pt" if args.checkpoint.is_dir() else args.checkpoint
+    src = resolve_checkpoint(args.checkpoint, args.task)
     out = args.out or shipped_checkpoint(args.task)
     if out.exists() and not args.force:
         raise FileExistsError(f"{out} exists; pass --force to replace it")

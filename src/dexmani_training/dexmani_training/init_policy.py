@@ -27,10 +27,8 @@ def library_from_policy(checkpoint: str | Path, task: str, object_name: str | No
                         num_threads: int | None = None, progress: bool = False) -> InitLibrary:
     from gr1_sim.scene import scene_config
 
-    from .dataclass_config import config_from_dict
-    from .rl.evaluate import load_checkpoint
-    from .rl.train import PPOConfig, build_algorithm
-    from .tasks import TASKS, make_env, task_config
+    from .rl.evaluate import checkpoint_task_config, load_checkpoint, policy_env
+    from .tasks import task_config
 
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
@@ -39,7 +37,7 @@ def library_from_policy(checkpoint: str | Path, task: str, object_name: str | No
     target = task_config(task)  # validates the task name
     d = load_checkpoint(checkpoint)
     meta = d["dexmani"]
-    src = config_from_dict(TASKS[meta["task"]][0], meta["task_config"], where=f"{checkpoint} task_config")
+    src = checkpoint_task_config(d, checkpoint)
     a, b = scene_config(src.scene), scene_config(target.scene)
     if (a.table_height_m, tuple(a.table_center_xy_m)) != (b.table_height_m, tuple(b.table_center_xy_m)):
         raise ValueError(f"the policy's scene {src.scene!r} and the task's scene {target.scene!r} have different tables; "
@@ -48,12 +46,7 @@ def library_from_policy(checkpoint: str | Path, task: str, object_name: str | No
     n = min(num_envs, episodes)
     cfg = replace(src, num_envs=n, objects=obj, init=replace(src.init, use_library=False),
                   randomization=replace(src.randomization, enabled=()))
-    torch.manual_seed(seed)
-    env = make_env(cfg, seed=seed, num_threads=num_threads)
-    alg = build_algorithm(env, config_from_dict(PPOConfig, meta.get("ppo", {}), where="checkpoint ppo"))
-    alg.load(d, {"actor": True}, strict=True)
-    alg.eval_mode()
-    policy = alg.get_policy()
+    env, policy = policy_env(d, cfg, checkpoint, seed, num_threads)
 
     every = max(1, round(every_s / env.dt_s))
     last_kept = np.full(n, -(10**9))

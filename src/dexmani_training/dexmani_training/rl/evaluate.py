@@ -54,6 +54,30 @@ def slim_checkpoint(src: str | Path, dst: str | Path, task: str | None = None, n
     return dst
 
 
+def checkpoint_task_config(d: dict[str, Any], checkpoint: str | Path):
+    """The task configuration a checkpoint (``load_checkpoint``'s dict) was trained with."""
+    meta = d["dexmani"]
+    return config_from_dict(TASKS[meta["task"]][0], meta["task_config"], where=f"{checkpoint} task_config")
+
+
+def policy_env(d: dict[str, Any], cfg, checkpoint: str | Path, seed: int = 0, num_threads: int | None = None):
+    """An environment for ``cfg`` and the checkpoint's actor on it, deterministic (the mean
+    action): (env, policy). Refuses a task whose observation size differs from the checkpoint's."""
+    meta = d["dexmani"]
+    cfg.validate()
+    torch.manual_seed(seed)
+    env = make_env(cfg, seed=seed, num_threads=num_threads)
+    if env.get_observations()["policy"].shape[1] != meta["num_policy_obs"]:
+        raise ValueError(
+            f"checkpoint {checkpoint} expects {meta['num_policy_obs']} policy observations, the task gives "
+            f"{env.get_observations()['policy'].shape[1]}"
+        )
+    alg = build_algorithm(env, config_from_dict(PPOConfig, meta.get("ppo", {}), where="checkpoint ppo"))
+    alg.load(d, {"actor": True}, strict=True)
+    alg.eval_mode()
+    return env, alg.get_policy()
+
+
 def evaluate(
     checkpoint: str | Path,
     task: str | None = None,
@@ -67,33 +91,23 @@ def evaluate(
     video_episodes: int = 3,
     num_threads: int | None = None,
     progress: bool = False,
+    randomization_terms: tuple[str, ...] | list[str] | None = None,
 ) -> dict[str, Any]:
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     d = load_checkpoint(checkpoint, task)
     meta = d["dexmani"]
     task = meta["task"]
-    cfg_cls = TASKS[task][0]
-    cfg = config_from_dict(cfg_cls, meta["task_config"], where=f"{checkpoint} task_config")
+    cfg = checkpoint_task_config(d, checkpoint)
     n = num_envs or min(episodes, 64)
     cfg = replace(cfg, num_envs=n, init=replace(cfg.init, use_library=use_init_library))
     if objects is not None:
         cfg = replace(cfg, objects=objects)
+    if randomization_terms is not None:  # exactly these terms (e.g. one switched off)
+        cfg = replace(cfg, randomization=replace(cfg.randomization, enabled=tuple(randomization_terms)))
     if not randomize:
         cfg = replace(cfg, randomization=replace(cfg.randomization, enabled=()))
-    cfg.validate()
-    torch.manual_seed(seed)
-    env = make_env(cfg, seed=seed, num_threads=num_threads)
-    if env.get_observations()["policy"].shape[1] != meta["num_policy_obs"]:
-        raise ValueError(
-            f"checkpoint {checkpoint} expects {meta['num_policy_obs']} policy observations, the task gives "
-            f"{env.get_observations()['policy'].shape[1]}"
-        )
-    ppo = config_from_dict(PPOConfig, meta.get("ppo", {}), where="checkpoint ppo")
-    alg = build_algorithm(env, ppo)
-    alg.load(d, {"actor": True}, strict=True)
-    alg.eval_mode()
-    policy = alg.get_policy()
+    env, policy = policy_env(d, cfg, checkpoint, seed, num_threads)
 
     quota = np.full(n, episodes // n)
     quota[: episodes % n] += 1
