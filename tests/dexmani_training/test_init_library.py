@@ -490,3 +490,39 @@ def test_library_from_a_policy_keeps_lifted_held_states(tmp_path, capsys):
     out = tmp_path / "lib.npz"
     assert main(["init", "record", "--task", "grasp_and_reach", "--policy", str(ckpt), "--episodes", "8", "--out", str(out)]) == 0
     assert InitLibrary.load(out).meta["source"]["policy_task"] == "grasp_and_reach"
+
+
+def test_library_from_a_policy_by_stage_and_from_library_states(tmp_path, capsys):
+    """``stage`` keeps a subset of the same rollouts (only episodes that reached it); an unknown
+    stage names the valid ones; ``from_library`` starts every rollout from the library's lifted
+    states, so every episode yields states at once; ``--append`` writes old then new states."""
+    from dexmani_training.cli import main
+    from dexmani_training.cli_rl import shipped_checkpoint
+    from dexmani_training.init_policy import library_from_policy
+
+    ckpt = shipped_checkpoint("grasp_and_reach")
+    kw = dict(episodes=8, num_envs=8, num_threads=1, every_s=1e-3)  # every control step: no thinning offsets
+    every = library_from_policy(ckpt, "grasp_and_reach", **kw)
+    picked = library_from_policy(ckpt, "grasp_and_reach", stage="success", **kw)
+    assert 0 < len(picked) < len(every) and picked.meta["stage"] == "success"
+    rows = {tuple(np.round(r, 6)) for r in every.joint_pos}
+    assert all(tuple(np.round(r, 6)) in rows for r in picked.joint_pos)
+    with pytest.raises(ValueError, match=r"'grip' is not a stage of grasp_and_reach.*'pickup'"):
+        library_from_policy(ckpt, "grasp_and_reach", stage="grip", **kw)
+
+    src = tmp_path / "lifted.npz"
+    every.save(src)
+    started = library_from_policy(ckpt, "grasp_and_reach", from_library=src, **kw)
+    assert started.meta["from_library"] == str(src)
+    assert started.meta["episodes_with_states"] > every.meta["episodes_with_states"]
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        library_from_policy(ckpt, "grasp_and_reach", from_library=tmp_path / "none.npz", **kw)
+
+    out = tmp_path / "grown.npz"
+    assert main(["init", "record", "--task", "grasp_and_reach", "--policy", str(ckpt), "--episodes", "8",
+                 "--from-library", str(src), "--stage", "pickup", "--append", str(src), "--out", str(out)]) == 0
+    grown = InitLibrary.load(out)
+    assert len(grown) > len(every) and np.allclose(grown.joint_pos[: len(every)], every.joint_pos, atol=1e-5)
+    assert grown.meta["parts"][0]["states"] == len(every) and grown.meta["parts"][1]["meta"]["stage"] == "pickup"
+    assert main(["init", "record", "--task", "grasp_and_reach", "--teleop", "--stage", "pickup", "--out", str(tmp_path / "x.npz")]) != 0
+    assert "need --policy" in capsys.readouterr().err

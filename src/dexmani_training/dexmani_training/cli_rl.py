@@ -100,7 +100,9 @@ def add_init_parser(sub) -> None:
         "--every-s seconds. From keyboard teleop (--teleop): drive the simulated robot's hands with IK in the "
         "terminal; every control step is recorded, thinned to --every-s. --keys FILE replays a key script instead "
         "of reading the keyboard. From a specialist (--policy CHECKPOINT): its deterministic rollouts without "
-        "randomization on the task's object, keeping a state every --every-s while it holds the object up.",
+        "randomization on the task's object, keeping a state every --every-s while it holds the object up; "
+        "--from-library starts its rollouts from a library's states and --stage keeps only states past a stage "
+        "(to grow a library stage by stage). --append adds the new states to an existing library.",
     )
     r.add_argument("--task", required=True)
     r.add_argument("--out", type=Path, required=True, help="library file (.npz)")
@@ -117,6 +119,10 @@ def add_init_parser(sub) -> None:
     r.add_argument("--min-height", type=float, default=0.05, help="--policy: keep states with the object this far above "
                    "its resting height, in metres (default 0.05)")
     r.add_argument("--seed", type=int, default=0, help="--policy: rollout seed")
+    r.add_argument("--stage", help="--policy: keep only states of episodes that reached this stage of the policy's task")
+    r.add_argument("--from-library", type=Path, metavar="LIBRARY",
+                   help="--policy: start every rollout from this library's states instead of the default pose")
+    r.add_argument("--append", type=Path, metavar="LIBRARY", help="write this library's states followed by the new ones")
     r.add_argument("--keys", type=Path, help="teleop: a key script (text, one key or 'key*N' per token)")
     r.add_argument("--waypoints", type=Path, help="teleop: a waypoint script (YAML, hand targets relative to the object)")
     r.add_argument("--every-s", type=float, default=0.25, help="keep one state per this many seconds (default 0.25)")
@@ -254,6 +260,8 @@ def cmd_init_record(args) -> int:
         raise FileExistsError(f"{args.out} exists; pass --force to overwrite it")
     if args.bag and (args.keys or args.waypoints):
         raise ValueError("--keys and --waypoints drive --teleop; they do not apply to --bag")
+    if not args.policy and (args.stage or args.from_library):
+        raise ValueError("--stage and --from-library select policy rollouts; they need --policy")
     if args.bag:
         from .init_record import library_from_bag
 
@@ -262,13 +270,17 @@ def cmd_init_record(args) -> int:
         from .init_policy import library_from_policy
 
         lib = library_from_policy(args.policy, args.task, args.object, args.episodes, args.every_s, args.min_height, args.seed,
-                                  progress=sys.stderr.isatty())
+                                  progress=sys.stderr.isatty(), stage=args.stage, from_library=args.from_library)
     else:
         from .teleop import run_teleop
 
         lib = run_teleop(args.task, args.object, args.keys, args.every_s, args.waypoints)
     if args.mirror:
         lib = lib.concat(lib.mirrored())
+    if args.append:
+        from .init_library import InitLibrary
+
+        lib = InitLibrary.load(args.append).concat(lib)
     lib.save(args.out, force=args.force)
     print(f"{len(lib)} states -> {args.out}")
     return 0

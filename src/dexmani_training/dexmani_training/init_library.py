@@ -72,8 +72,13 @@ class InitLibrary:
         return InitLibrary(q, p, {**self.meta, "mirrored": True})
 
     def concat(self, other: "InitLibrary") -> "InitLibrary":
+        """This library's states followed by ``other``'s; the metadata keeps this one's and lists
+        both parts (their sizes and, where it differs, the other's metadata)."""
+        parts = [{"states": len(self)}, {"states": len(other)}]
+        if other.meta != self.meta:
+            parts[1]["meta"] = other.meta
         return InitLibrary(np.concatenate([self.joint_pos, other.joint_pos]), np.concatenate([self.object_pose, other.object_pose]),
-                           {**self.meta, "states_from_concat": [len(self), len(other)]})
+                           {**self.meta, "parts": parts})
 
     def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         idx = rng.integers(0, len(self), n)

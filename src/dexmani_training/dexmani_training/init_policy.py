@@ -9,6 +9,12 @@ seconds of an episode in which the object is held (touched by a hand, clear of t
 least ``min_height_m`` above its resting height, the joint positions and the object pose are
 kept. States come out in the world frame of the policy's scene, so the two tasks' tables must
 match (their scenes share the table height and centre).
+
+Libraries can also be grown stage by stage (a reverse curriculum): ``from_library`` starts every
+rollout from a library's states instead of nominal resets, and ``stage`` keeps only states from
+episodes that have reached that stage of the policy's task. A handover policy started from
+states in which hand A holds the object, keeping states once hand B touches it, gives states at
+the moment of the handover itself.
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ from .init_library import InitLibrary, InitLibraryError
 
 def library_from_policy(checkpoint: str | Path, task: str, object_name: str | None = None, episodes: int = 256,
                         every_s: float = 0.25, min_height_m: float = 0.05, seed: int = 0, num_envs: int = 64,
-                        num_threads: int | None = None, progress: bool = False) -> InitLibrary:
+                        num_threads: int | None = None, progress: bool = False, stage: str | None = None,
+                        from_library: str | Path | None = None) -> InitLibrary:
     from gr1_sim.scene import scene_config
 
     from .rl.evaluate import checkpoint_task_config, load_checkpoint, policy_env
@@ -44,9 +51,17 @@ def library_from_policy(checkpoint: str | Path, task: str, object_name: str | No
                          "their states would not carry over")
     obj = object_name or target.objects
     n = min(num_envs, episodes)
-    cfg = replace(src, num_envs=n, objects=obj, init=replace(src.init, use_library=False),
-                  randomization=replace(src.randomization, enabled=()))
+    if from_library is not None:
+        if not Path(from_library).is_file():
+            raise FileNotFoundError(f"init library {from_library} does not exist")
+        init = replace(src.init, use_library=True, library=str(from_library), probability=1.0)
+    else:
+        init = replace(src.init, use_library=False)
+    cfg = replace(src, num_envs=n, objects=obj, init=init, randomization=replace(src.randomization, enabled=()))
     env, policy = policy_env(d, cfg, checkpoint, seed, num_threads)
+    if stage is not None and stage not in env.stage_names:
+        env.close()
+        raise ValueError(f"stage {stage!r} is not a stage of {meta['task']}; its stages: {list(env.stage_names)}")
 
     every = max(1, round(every_s / env.dt_s))
     last_kept = np.full(n, -(10**9))
@@ -69,6 +84,8 @@ def library_from_policy(checkpoint: str | Path, task: str, object_name: str | No
             st = env._state()
             held = (st["contact_left"] | st["contact_right"]) & ~st["contact_table"]
             keep = ~done & held & (st["object_height"] >= min_height_m) & (t_before - last_kept >= every)
+            if stage is not None:
+                keep &= env.stage_reached[stage]
             if keep.any():
                 ids = np.flatnonzero(keep)
                 joints.append(env.sim.joint_pos()[ids].copy())
@@ -86,11 +103,14 @@ def library_from_policy(checkpoint: str | Path, task: str, object_name: str | No
         bar.close()
         env.close()
     if not joints:
-        raise InitLibraryError(f"the policy in {checkpoint} lifted {obj!r} at least {min_height_m} m in none of {episodes} episodes")
+        reached = f" and reached stage {stage!r}" if stage is not None else ""
+        raise InitLibraryError(f"the policy in {checkpoint} lifted {obj!r} at least {min_height_m} m{reached} in none of "
+                               f"{episodes} episodes")
     out_meta = {
         "task": task, "source": {"kind": "policy", "checkpoint": str(checkpoint), "policy_task": meta["task"],
                                  "trained_iterations": meta.get("iteration")},
         "object": obj, "episodes": episodes, "episodes_with_states": lifted_episodes, "every_s": every_s,
-        "min_height_m": min_height_m, "seed": seed,
+        "min_height_m": min_height_m, "seed": seed, "stage": stage,
+        "from_library": None if from_library is None else str(from_library),
     }
     return InitLibrary(np.concatenate(joints), np.concatenate(poses), out_meta)
