@@ -184,6 +184,30 @@ def test_handover_stages_happen_in_order(small_env, direction):
     assert env.stage[0] == 0 and not any(v.any() for v in env.stage_reached.values())
 
 
+def test_handover_hold_and_goal_track_follow_the_active_hand(small_env):
+    """Before the intermediate goal, ``hold`` and ``goal_track`` pay while A holds; from stage 2
+    on, only while B holds: hand A carrying the object on to the final goal earns neither."""
+    env = small_env("handover", num_envs=1, directions=["right_to_left"])
+    w = env.cfg.reward.hold_weight
+
+    def terms(object_pos, **touch):
+        st = _state(env, **_touch(env, **touch), height=0.1, object_pos=object_pos)
+        st["fingertips"] = env.sim.fingertip_pos().copy()
+        st["success_now"] = env.update_stages(st)
+        return env.compute_rewards(st)
+
+    mid, final = env.intermediate_goal.copy(), env.final_goal.copy()
+    r = terms(mid + [0.0, 0.0, 0.2], a=T)
+    assert env.stage[0] == 1 and r["hold"][0] == pytest.approx(w) and r["goal_track"][0] > 0
+    assert terms(mid + [0.0, 0.0, 0.2], b=T)["hold"][0] == 0.0
+    terms(mid, a=T)
+    assert env.stage[0] == 2
+    r = terms(final, a=T)
+    assert r["hold"][0] == 0.0 and r["goal_track"][0] == 0.0
+    r = terms(final, b=T)
+    assert r["hold"][0] == pytest.approx(w) and r["goal_track"][0] > 0
+
+
 def test_handover_goals_are_on_the_right_sides(small_env):
     env = small_env("handover", num_envs=4, seed=1)
     sign_a = np.where(env.hand_a == LEFT, 1.0, -1.0)
@@ -191,7 +215,10 @@ def test_handover_goals_are_on_the_right_sides(small_env):
     assert set(env.hand_a.tolist()) == {LEFT, RIGHT}  # both directions drawn
     assert np.all(np.sign(obj[:, 1]) == sign_a)  # the object starts on A's side
     np.testing.assert_allclose(env.intermediate_goal[:, 1], sign_a * 0.06)
-    np.testing.assert_allclose(env.final_goal[:, 1], -sign_a * 0.20)
+    # The final goal mirrors the start region onto B's side (which A cannot reach).
+    np.testing.assert_allclose(env.final_goal[:, 1], -sign_a * env.cfg.final_abs_y_m)
+    lo, hi = env.cfg.object_abs_y_m
+    assert lo <= env.cfg.final_abs_y_m <= hi
     np.testing.assert_allclose(env.goal, env.intermediate_goal)
     assert np.all(env.final_goal[:, 2] > env.object_rest_z + 0.1)
 

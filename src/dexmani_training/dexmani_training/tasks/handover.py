@@ -13,7 +13,10 @@ Four stages, in order (a stage counts only after the previous one):
 The stage variable a ∈ {0, 1} (a = 1 from stage 2 on) switches the active terms, as in the
 paper: r = (1−a)·(r_contact(A) + r_goal(intermediate)) + a·(r_contact(B) + r_goal(final)),
 plus a bonus paid once when stage k is first reached, ``stage_bonus_scale · k``, a lift
-shaping term while A holds the object in stage a = 0, and the small action-rate penalty.
+shaping term while A holds the object in stage a = 0, ``hold`` and ``goal_track`` paid while
+the *active* hand (A while a = 0, B while a = 1) holds the object, and the small action-rate
+penalty. Holding by hand A pays nothing once a = 1, so carrying the object on to the final
+goal with A is not a handover the reward prefers.
 Hand A's stickers are on the object's sides, hand B's on its top and bottom (B takes the
 object over A's fingers).
 """
@@ -41,7 +44,10 @@ class HandoverConfig(TaskConfig):
     object_abs_y_m: tuple[float, float] = (0.24, 0.30)  # on hand A's side
     intermediate_abs_y_m: float = 0.06  # on A's side of the midline
     intermediate_height_m: float = 0.15
-    final_abs_y_m: float = 0.20  # on B's side
+    # On B's side, the mirror image of where the object starts on A's: as B cannot reach the
+    # start, A cannot reach the final goal and must hand the object over. (At 0.20, a policy
+    # learned to carry the object there with hand A alone after a brief touch of B.)
+    final_abs_y_m: float = 0.27
     final_height_m: float = 0.12
     sticker_pattern_a: str = "all_side_centres"
     sticker_pattern_b: str = "top_bottom_centres"
@@ -133,7 +139,8 @@ class Handover(ManipulationEnv):
         # From stage 2 on, the goal is the final one.
         self.goal = np.where((s >= 2)[:, None], self.final_goal, self.intermediate_goal)
         state["held_a"] = touch_a & off_table
-        state["held_any"] = (touch_a | touch_b) & off_table
+        # The hand the current stage is about: A until the intermediate goal, then B.
+        state["held_active"] = np.where(s >= 2, touch_b, touch_a) & off_table
         at_final = np.linalg.norm(pos - self.final_goal, axis=1) <= c.success_distance_m
         return (s >= 3) & at_final & touch_b & off_table
 
@@ -155,8 +162,8 @@ class Handover(ManipulationEnv):
             "contact": r.contact_weight * contact,
             "goal": object_goal_reward(state["object_pos"], self.goal, r.goal_weight, self.goal_distance0),
             "lift": r.lift_weight * lift,
-            "hold": r.hold_weight * state["held_any"],
-            "goal_track": goal_tracking_reward(state["object_pos"], self.goal, state["held_any"], r.goal_track_weight, r.goal_track_width_m),
+            "hold": r.hold_weight * state["held_active"],
+            "goal_track": goal_tracking_reward(state["object_pos"], self.goal, state["held_active"], r.goal_track_weight, r.goal_track_width_m),
             "stage_bonus": bonus,
             "success": r.success_bonus * state["success_now"],
         }
