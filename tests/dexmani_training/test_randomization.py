@@ -418,36 +418,42 @@ def test_frame_lag_with_probability_one_shows_the_previous_observation(small_env
 def test_frame_and_action_lag_default_probability(small_env):
     env = _env(small_env, "frame_lag", "action_lag")
     lagged_obs = lagged_act = total = 0
-    prev = np.zeros((N, 26))
+    prev = env.targets.copy()
     for a, policy, _ in _steps(env, 40):
         lagged_obs += int(np.sum(~np.isclose(policy[:, 32:], a, atol=1e-6).all(axis=1)))
-        lagged_act += int(np.sum(np.all(env.applied_action == prev, axis=1)))
-        prev = env.applied_action.copy()
+        lagged = np.all(env.commanded == prev, axis=1) & ~np.all(env.targets == prev, axis=1)
+        np.testing.assert_array_equal(env.commanded[~lagged], env.targets[~lagged])
+        lagged_act += int(np.sum(lagged))
+        prev = env.targets.copy()
         total += N
     # p = 0.1 each; 160 draws: about 16 (binomial sd ≈ 3.8).
     assert 4 <= lagged_obs <= 34, lagged_obs
     assert 4 <= lagged_act <= 34, lagged_act
 
 
-def test_action_lag_with_probability_one_repeats_the_previous_action(small_env, nominal):
+def test_action_lag_with_probability_one_delays_the_command_by_one_step(small_env, nominal):
+    """With lag probability 1 the motors always get the previous step's targets: the runtime's
+    targets already include each action, and it reaches the motors one step late, not never;
+    the policy sees its own action."""
     env = _env(small_env, "action_lag", action_lag_probability=1.0)
     _assert_only_changed(env, nominal, set())
     start = env.targets.copy()
-    expected = env._actions_to_targets(np.zeros((N, 26)))  # the previous applied action is 0
     a = np.full((N, 26), 0.8)
     obs = env.step(torch.as_tensor(a, dtype=torch.float32))[0]
-    np.testing.assert_allclose(env.targets, expected)
-    np.testing.assert_allclose(env.targets[:, env.arm_mask], start[:, env.arm_mask])  # the arms did not move
     np.testing.assert_allclose(obs["policy"].numpy()[:, 32:], a, atol=1e-6)
-    np.testing.assert_array_equal(env.applied_action, 0.0)
-    # Without the term the same action moves the active arm.
+    after_one = env.targets.copy()
+    arm = env.arm_mask & env.side_masks[env.active_side]
+    assert np.all(after_one[arm] != start[arm])  # the runtime integrated the action
+    np.testing.assert_allclose(env.commanded, start)  # the motors still hold the old targets
+    np.testing.assert_allclose(env.sim.targets, start)
+    env.step(torch.as_tensor(np.zeros((N, 26)), dtype=torch.float32))
+    np.testing.assert_allclose(env.commanded, after_one)  # one step late, not lost
+    np.testing.assert_allclose(env.targets, after_one)  # a zero action keeps the targets
+    # Without the term the same action reaches the motors at once.
     off = _env(small_env)
     off.step(torch.as_tensor(a, dtype=torch.float32))
-    side = off.side_masks[off.active_side] & off.arm_mask
-    np.testing.assert_allclose(off.targets[side], (start + 0.8 * 0.05)[side])
+    np.testing.assert_allclose(off.commanded, after_one)
 
-
-# --- configuration --------------------------------------------------------------------------------
 def test_randomization_config_validation():
     RandomizationConfig().validate()
     with pytest.raises(ValueError, match="unknown terms.*wind.*valid terms"):

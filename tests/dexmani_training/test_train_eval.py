@@ -382,13 +382,15 @@ def test_randomization_ramp_grows_strength_with_env_steps(tmp_path, tiny_train_c
 def test_adaptive_curriculum_raises_holds_and_lowers_the_strength():
     from dexmani_training.rl.train import TrainConfig, next_randomization_strength
 
-    train = TrainConfig()  # adaptive: raise at >= 0.5, lower below 0.25, 1.0 per million steps
+    train = TrainConfig()  # adaptive: raise at >= 0.35, lower below 0.15, 2.0 per million steps
     assert train.randomization_curriculum == "adaptive"
+    assert (train.curriculum_raise_at, train.curriculum_lower_below, train.curriculum_rate_per_m_steps) == (0.35, 0.15, 2.0)
     step = 2048
-    d = step / 1e6
+    d = 2.0 * step / 1e6
     assert next_randomization_strength(train, 0.3, 10**6, step, 0.6) == pytest.approx(0.3 + d)
-    assert next_randomization_strength(train, 0.3, 10**6, step, 0.5) == pytest.approx(0.3 + d)
-    assert next_randomization_strength(train, 0.3, 10**6, step, 0.4) == pytest.approx(0.3)
+    assert next_randomization_strength(train, 0.3, 10**6, step, 0.35) == pytest.approx(0.3 + d)
+    assert next_randomization_strength(train, 0.3, 10**6, step, 0.3) == pytest.approx(0.3)
+    assert next_randomization_strength(train, 0.3, 10**6, step, 0.15) == pytest.approx(0.3)
     assert next_randomization_strength(train, 0.3, 10**6, step, 0.1) == pytest.approx(0.3 - d)
     assert next_randomization_strength(train, 0.3, 10**6, step, None) == pytest.approx(0.3)  # no nominal episodes yet
     assert next_randomization_strength(train, 1.0, 10**6, step, 0.9) == 1.0

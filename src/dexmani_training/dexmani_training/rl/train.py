@@ -91,11 +91,15 @@ class TrainConfig:
     # Measured (grasp_and_reach, one core, 15 min, 1.04 M steps, eval at full strength): a
     # linear ramp over 6 M steps (strength ≤ 0.17 in the run) reached eval success 0.36; ramps
     # that reach full strength early stall (0–0.04 after 0.7 M steps with a 0.4 M-step ramp).
+    # Adaptive thresholds: with 0.5 / 0.25 / 1.0 a 30-minute grasp_and_reach run hovered at the
+    # 0.5 bar and reached strength 0.47; continued 20 minutes from its end (one core each),
+    # 0.35 / 0.15 / 2.0 reached strength 0.8 and eval success 0.31 at full strength, where
+    # training at full strength at once gave 0.07–0.2.
     randomization_curriculum: str = "adaptive"
     randomization_ramp_env_steps: int = 2_000_000
-    curriculum_raise_at: float = 0.5
-    curriculum_lower_below: float = 0.25
-    curriculum_rate_per_m_steps: float = 1.0
+    curriculum_raise_at: float = 0.35
+    curriculum_lower_below: float = 0.15
+    curriculum_rate_per_m_steps: float = 2.0
     ppo: PPOConfig = field(default_factory=PPOConfig)
 
     def validate(self) -> None:

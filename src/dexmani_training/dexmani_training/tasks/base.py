@@ -250,9 +250,10 @@ class ManipulationEnv:
         self.goal = np.zeros((n, 3))
         self.goal_distance0 = np.zeros(n)  # object–goal distance when the episode began
         self.object_rest_z = np.zeros(n)
-        self.targets = np.tile(self.default_pose, (n, 1))
+        self.targets = np.tile(self.default_pose, (n, 1))  # the runtime's joint targets
+        self.commanded = self.targets.copy()  # what the motors received (action lag: the previous targets)
         self.last_action = np.zeros((n, self.num_actions))
-        self.applied_action = np.zeros((n, self.num_actions))
+        self.applied_action = np.zeros((n, self.num_actions))  # the action after action noise
         self.active_side = np.full(n, RIGHT)
         self.success_streak = np.zeros(n, dtype=int)
         self.stage_reached = {s: np.zeros(n, dtype=bool) for s in self.stage_names}
@@ -377,6 +378,7 @@ class ManipulationEnv:
         self.from_library[ids] = from_lib
         self.object_rest_z[ids] = self.table_top_z + half_h
         self.targets[ids] = joint_pos
+        self.commanded[ids] = joint_pos
         self.last_action[ids] = 0.0
         self.applied_action[ids] = 0.0
         self.success_streak[ids] = 0
@@ -419,17 +421,25 @@ class ManipulationEnv:
         if mirrored.any():
             a[mirrored] = mirror_joints(a[mirrored])
         st = rc.strength
+        # Action noise is added to the action itself (Table 4), so with relative actions it moves
+        # the runtime's targets. Action lag is a command one step late: the motors get the
+        # runtime's previous targets (``commanded``); the new action is not lost, it arrives next step.
         if rc.on("action_noise") and rc.action_noise > 0:
             a = np.clip(a + st * self.rng.normal(0.0, rc.action_noise, a.shape), -1.0, 1.0)
+        previous = self.targets
+        self.targets = self._actions_to_targets(a)
+        cmd = self.targets
         if rc.on("action_lag") and rc.action_lag_probability > 0:
             lag = self.rng.random(self.num_envs) < st * rc.action_lag_probability
-            a[lag] = self.applied_action[lag]
-        self.targets = self._actions_to_targets(a)
+            cmd = cmd.copy()
+            cmd[lag] = previous[lag]
+        self.commanded = cmd
+        self.applied_action = a
         if rc.on("random_force"):
             self.dr.force_n = force_update(self.dr.force_n, self.dr.mass_kg, self.rng, rc, self.dt_s, st)
             for i, d in enumerate(self.sim.datas):
                 d.xfrc_applied[self.randomizers[i].object_body, :3] = self.dr.force_n[i]
-        self.sim.step(self.targets)
+        self.sim.step(self.commanded)
         self.episode_length_buf += 1
 
         state = self._state()
@@ -447,7 +457,6 @@ class ManipulationEnv:
             self.episode_sums.setdefault(name, np.zeros(self.num_envs))
             self.episode_sums[name] += v * self.dt_s
         self.last_action = policy_action
-        self.applied_action = a
 
         time_out = self.episode_length_buf.numpy() >= self.max_episode_length
         done = terminated | time_out
