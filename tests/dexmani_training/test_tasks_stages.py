@@ -208,6 +208,23 @@ def test_handover_hold_and_goal_track_follow_the_active_hand(small_env):
     assert r["hold"][0] == pytest.approx(w) and r["goal_track"][0] > 0
 
 
+def test_handover_library_states_take_hand_a_from_the_object_side(small_env):
+    """A library state's hand A is the hand on the object's side of the table, even with the other
+    hand nearer the object; the goals follow it."""
+    from dexmani_training.init_library import InitLibrary
+    from dexmani_training.tasks.base import ready_pose
+
+    q = ready_pose()
+    lib = InitLibrary(np.stack([q, q]), np.array([[0.33, 0.05, 0.95, 1, 0, 0, 0], [0.33, -0.05, 0.95, 1, 0, 0, 0]], dtype=float))
+    env = small_env("handover", num_envs=8, seed=3, init={"probability": 1.0}, init_library=lib)
+    y = env.sim.object_pose()[:, 1]
+    assert env.from_library.all() and (y > 0).any() and (y < 0).any()
+    np.testing.assert_array_equal(env.hand_a, np.where(y > 0, LEFT, RIGHT))
+    sign_a = np.where(y > 0, 1.0, -1.0)
+    np.testing.assert_allclose(env.intermediate_goal[:, 1], sign_a * env.cfg.intermediate_abs_y_m)
+    np.testing.assert_allclose(env.final_goal[:, 1], -sign_a * env.cfg.final_abs_y_m)
+
+
 def test_handover_goals_are_on_the_right_sides(small_env):
     env = small_env("handover", num_envs=4, seed=1)
     sign_a = np.where(env.hand_a == LEFT, 1.0, -1.0)

@@ -102,11 +102,11 @@ class Handover(ManipulationEnv):
 
     def on_reset(self, ids):
         self.stage[ids] = 0
-        # With a library state the hand that starts nearer the object is hand A.
+        # With a library state, hand A is the hand on whose side of the table the object is (the
+        # task's definition). The nearer palm is ambiguous once both hands touch the object.
         lib = ids[self.from_library[ids]]
         if lib.size:
-            d = np.linalg.norm(self.palm_pos()[lib] - self.sim.object_pose()[lib, None, :3], axis=2)
-            self.hand_a[lib] = np.where(d[:, LEFT] < d[:, RIGHT], LEFT, RIGHT)
+            self.hand_a[lib] = np.where(self.sim.object_pose()[lib, 1] >= 0.0, LEFT, RIGHT)
             sign_a = np.where(self.hand_a[lib] == LEFT, 1.0, -1.0)
             self.intermediate_goal[lib, 1] = sign_a * self.cfg.intermediate_abs_y_m
             self.final_goal[lib, 1] = -sign_a * self.cfg.final_abs_y_m
