@@ -94,7 +94,7 @@ class TrainConfig:
     # Adaptive thresholds: with 0.5 / 0.25 / 1.0 a 30-minute grasp_and_reach run hovered at the
     # 0.5 bar and reached strength 0.47; continued 20 minutes from its end (one core each),
     # 0.35 / 0.15 / 2.0 reached strength 0.8 and eval success 0.31 at full strength, where
-    # training at full strength at once gave 0.07–0.2.
+    # training at full strength at once gave 0.07–0.21.
     randomization_curriculum: str = "adaptive"
     randomization_ramp_env_steps: int = 2_000_000
     curriculum_raise_at: float = 0.35

@@ -44,9 +44,9 @@ class HandoverConfig(TaskConfig):
     object_abs_y_m: tuple[float, float] = (0.24, 0.30)  # on hand A's side
     intermediate_abs_y_m: float = 0.06  # on A's side of the midline
     intermediate_height_m: float = 0.15
-    # On B's side, the mirror image of where the object starts on A's: as B cannot reach the
-    # start, A cannot reach the final goal and must hand the object over. (At 0.20, a policy
-    # learned to carry the object there with hand A alone after a brief touch of B.)
+    # On B's side, the mirror image of where the object starts on A's: by the robot's left-right
+    # symmetry A reaches it no better than B reaches the start. (At 0.20, a policy learned to
+    # carry the object there with hand A alone after a brief touch of B.)
     final_abs_y_m: float = 0.27
     final_height_m: float = 0.12
     sticker_pattern_a: str = "all_side_centres"
