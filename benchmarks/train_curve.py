@@ -26,10 +26,15 @@ from dexmani_training.rl.train import Trainer, TrainConfig
 from dexmani_training.tasks import task_config
 
 
+def _rates(res: dict) -> dict:
+    return {k: v for k, v in res.items() if k.endswith("_rate") or k.startswith("success_by")}
+
+
 def train_and_evaluate(task: str, minutes: float, seed: int, num_envs: int = 64, objects: str | None = None,
                        init: bool = True, save_interval: int = 100, episodes: int = 100, torch_threads: int | None = None,
                        num_threads: int | None = None, run_dir: Path | None = None, progress: bool = False,
-                       overrides: dict | None = None, ramp_env_steps: int | None = None, eval_without_randomization: bool = False):
+                       overrides: dict | None = None, ramp_env_steps: int | None = None, eval_without_randomization: bool = False,
+                       eval_with_init_library: bool = False):
     """Train one specialist for ``minutes`` of wall-clock time, evaluate each checkpoint; returns
     (result dict, progress rows)."""
     over = {"num_envs": num_envs, **(overrides or {})}
@@ -58,11 +63,14 @@ def train_and_evaluate(task: str, minutes: float, seed: int, num_envs: int = 64,
         points.append({
             "iteration": it, "env_steps": by_it[it]["env_steps"], "wall_s": by_it[it]["wall_s"],
             "eval_success_rate": res["success_rate"], "eval_pickup_rate": res.get("pickup_rate"),
-            "eval": {k: v for k, v in res.items() if k.endswith("_rate") or k.startswith("success_by")},
+            "eval": _rates(res),
             "train_success_rate": by_it[it]["success_rate"],
             **({"eval_no_randomization_success_rate": evaluate(ck, task, episodes, seed=1000 + seed, num_threads=num_threads,
                                                                 randomize=False)["success_rate"]}
                if eval_without_randomization else {}),
+            **({"eval_init_library": _rates(evaluate(ck, task, episodes, seed=1000 + seed, num_threads=num_threads,
+                                                     use_init_library=True))}
+               if eval_with_init_library else {}),
             "randomization_strength": by_it[it].get("randomization_strength"),
             "checkpoint": str(ck),
         })
@@ -105,6 +113,9 @@ def main() -> int:
                    "default: the training default, the adaptive curriculum")
     p.add_argument("--eval-without-randomization", action="store_true",
                    help="also evaluate every checkpoint with randomization off (a second curve)")
+    p.add_argument("--eval-with-init-library", action="store_true",
+                   help="also evaluate every checkpoint with resets from the init library as in training (half of them by "
+                   "default): the later stages of tasks whose nominal-reset episodes do not get there")
     p.add_argument("--run-dir", type=Path)
     p.add_argument("--out", type=Path, required=True, help="output prefix: writes <out>.json and <out>.png")
     a = p.parse_args()
@@ -113,7 +124,7 @@ def main() -> int:
         a.task, a.minutes, a.seed, num_envs=a.num_envs, objects=a.objects, init=not a.no_init,
         save_interval=a.save_interval, episodes=a.episodes, torch_threads=a.threads or a.torch_threads,
         num_threads=a.threads, run_dir=a.run_dir, progress=sys.stderr.isatty(), ramp_env_steps=a.ramp_env_steps,
-        eval_without_randomization=a.eval_without_randomization,
+        eval_without_randomization=a.eval_without_randomization, eval_with_init_library=a.eval_with_init_library,
     )
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
@@ -139,6 +150,11 @@ def plot(result, rows, path: Path) -> None:
         if pts and "eval_no_randomization_success_rate" in pts[0]:
             ax.plot([r[key] * scale for r in pts], [r["eval_no_randomization_success_rate"] for r in pts], "o:", color="C0",
                     alpha=0.5, label="eval success, no randomization")
+        if pts and "eval_init_library" in pts[0]:
+            lib = [k for k in pts[0]["eval_init_library"] if k.endswith("_rate") and k not in ("contact_rate", "contact_a_rate")]
+            for j, st in enumerate(lib):
+                ax.plot([r[key] * scale for r in pts], [r["eval_init_library"][st] for r in pts], "^-.", alpha=0.6,
+                        color=("C0", "C1", "C4", "C5")[j % 4], label=f"eval {st.removesuffix('_rate')}, with init library")
         # The task's intermediate stages (pickup; handover: intermediate, contact_b), not the first contact.
         stages = [k for k in (pts[0]["eval"] if pts else {}) if k.endswith("_rate") and k not in ("success_rate", "contact_rate", "contact_a_rate")]
         for j, st in enumerate(stages):
