@@ -501,7 +501,7 @@ def test_library_from_a_policy_by_stage_and_from_library_states(tmp_path, capsys
     from dexmani_training.init_policy import library_from_policy
 
     ckpt = shipped_checkpoint("grasp_and_reach")
-    kw = dict(episodes=8, num_envs=8, num_threads=1, every_s=1e-3)  # every control step: no thinning offsets
+    kw = {"episodes": 8, "num_envs": 8, "num_threads": 1, "every_s": 1e-3}  # every control step: no thinning offsets
     every = library_from_policy(ckpt, "grasp_and_reach", **kw)
     picked = library_from_policy(ckpt, "grasp_and_reach", stage="success", **kw)
     assert 0 < len(picked) < len(every) and picked.meta["stage"] == "success"
