@@ -33,7 +33,7 @@ def _one(job: dict) -> dict:
         job["task"], job["minutes"], job["seed"], num_envs=job["num_envs"], init=job["init"],
         save_interval=job["save_interval"], episodes=job["episodes"], torch_threads=job["threads"],
         num_threads=job["threads"], run_dir=Path(job["run_root"]) / job["task"] / f"seed{job['seed']}_{'init' if job['init'] else 'noinit'}",
-        ramp_env_steps=job["ramp"],
+        ramp_env_steps=job["ramp"], eval_with_init_library=job.get("eval_lib", False),
     )
     result.pop("machine", None)
     return result
@@ -54,6 +54,9 @@ def main() -> int:
                    "the start); default: the training default, the adaptive curriculum")
     p.add_argument("--also", nargs="*", default=[], metavar="TASK",
                    help="extra tasks trained once (seed 0, with init) in the same pool, reported under extra_runs")
+    p.add_argument("--eval-with-init-library", action="store_true",
+                   help="also evaluate every checkpoint with init-library resets (as in training): how far each run "
+                   "gets in the later stages when it starts from the library's states")
     p.add_argument("--run-root", type=Path, default=Path("runs/init_ablation"))
     p.add_argument("--out", type=Path, required=True)
     a = p.parse_args()
@@ -65,7 +68,8 @@ def main() -> int:
     threads = max(1, (os.cpu_count() or 1) // a.parallel)
     jobs = [
         {"task": t, "seed": s, "init": init, "minutes": a.minutes, "num_envs": a.num_envs, "save_interval": a.save_interval,
-         "episodes": a.episodes, "threads": threads, "run_root": str(a.run_root), "ramp": a.ramp_env_steps}
+         "episodes": a.episodes, "threads": threads, "run_root": str(a.run_root), "ramp": a.ramp_env_steps,
+         "eval_lib": a.eval_with_init_library}
         for t, init, s in itertools.product(a.tasks, (True, False), a.seeds)
     ]
     jobs += [{**jobs[0], "task": t, "seed": 0, "init": True} for t in a.also]
@@ -91,6 +95,9 @@ def main() -> int:
                 "best_eval_success_rate_per_seed": {r["seed"]: r["best_eval_success_rate"] for r in sorted(rs, key=lambda r: r["seed"])},
                 "final_eval_success_rate_per_seed": {r["seed"]: r["final_eval_success_rate"] for r in sorted(rs, key=lambda r: r["seed"])},
                 "best_stage_rates_per_seed": {r["seed"]: _best_stage_rates(r) for r in sorted(rs, key=lambda r: r["seed"])},
+                **({"best_stage_rates_with_init_library_per_seed": {
+                    r["seed"]: _best_stage_rates(r, "eval_init_library") for r in sorted(rs, key=lambda r: r["seed"])}}
+                   if a.eval_with_init_library else {}),
                 "env_steps_per_run": [r["trained"]["env_steps"] for r in rs],
             }
     result = {"bar": a.bar, "budget_minutes_per_run": a.minutes, "parallel": a.parallel, "threads_per_run": threads,
@@ -105,11 +112,12 @@ def main() -> int:
     return 0
 
 
-def _best_stage_rates(run: dict) -> dict:
-    """The best value each stage rate reached over a run's evaluated checkpoints."""
+def _best_stage_rates(run: dict, key: str = "eval") -> dict:
+    """The best value each stage rate reached over a run's evaluated checkpoints (``key``: the
+    nominal-reset evaluation, or ``eval_init_library``)."""
     best: dict = {}
     for point in run["curve"]:
-        for k, v in point.get("eval", {}).items():
+        for k, v in point.get(key, {}).items():
             if k.endswith("_rate") and isinstance(v, (int, float)):
                 best[k] = max(best.get(k, 0.0), v)
     return best

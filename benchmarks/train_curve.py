@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
+import yaml
 
 from dexmani_training.bench import machine_info
 from dexmani_training.rl.evaluate import evaluate
@@ -79,7 +80,7 @@ def train_and_evaluate(task: str, minutes: float, seed: int, num_envs: int = 64,
     reached = next((r for r in points if r["eval_success_rate"] >= 0.6), None)
     result = {
         "task": task, "seed": seed, "num_envs": num_envs, "budget_minutes": minutes, "init_library": init,
-        "objects": cfg.objects, "episodes_per_eval": episodes,
+        "objects": cfg.objects, "episodes_per_eval": episodes, "task_overrides": overrides or {},
         "randomization_curriculum": train.randomization_curriculum,
         "randomization_ramp_env_steps": train.randomization_ramp_env_steps if train.randomization_curriculum == "linear" else None,
         "final_randomization_strength": rows[-1].get("randomization_strength") if rows else None,
@@ -116,15 +117,21 @@ def main() -> int:
     p.add_argument("--eval-with-init-library", action="store_true",
                    help="also evaluate every checkpoint with resets from the init library as in training (half of them by "
                    "default): the later stages of tasks whose nominal-reset episodes do not get there")
+    p.add_argument("--config", type=Path, help="task config YAML whose fields override the task's defaults (as for dexmani train)")
     p.add_argument("--run-dir", type=Path)
     p.add_argument("--out", type=Path, required=True, help="output prefix: writes <out>.json and <out>.png")
     a = p.parse_args()
+    overrides = None
+    if a.config is not None:
+        overrides = yaml.safe_load(a.config.read_text()) or {}
+        overrides = overrides.get("task", overrides)
 
     result, rows = train_and_evaluate(
         a.task, a.minutes, a.seed, num_envs=a.num_envs, objects=a.objects, init=not a.no_init,
         save_interval=a.save_interval, episodes=a.episodes, torch_threads=a.threads or a.torch_threads,
         num_threads=a.threads, run_dir=a.run_dir, progress=sys.stderr.isatty(), ramp_env_steps=a.ramp_env_steps,
         eval_without_randomization=a.eval_without_randomization, eval_with_init_library=a.eval_with_init_library,
+        overrides=overrides,
     )
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")

@@ -101,7 +101,7 @@ def test_all_step_terms_off_no_force_noise_or_lag(small_env):
         assert not np.any([d.xfrc_applied.any() for d in env.sim.datas])
         np.testing.assert_allclose(policy[:, :26], env.sim.joint_pos() - env.default_pose, atol=1e-6)
         np.testing.assert_allclose(policy[:, 26:29], env.sim.object_pose()[:, :3] - env.base_pos, atol=1e-6)
-        np.testing.assert_allclose(policy[:, 32:], a, atol=1e-6)
+        np.testing.assert_allclose(policy[:, -26:], a, atol=1e-6)
 
 
 def test_every_term_has_a_test():
@@ -391,7 +391,7 @@ def test_action_noise(small_env, nominal):
     noise = []
     for a, policy, _ in _steps(env, 5, action=np.zeros(26)):
         noise.append(env.applied_action - a)
-        np.testing.assert_allclose(policy[:, 32:], a, atol=1e-6)  # the policy sees its own action
+        np.testing.assert_allclose(policy[:, -26:], a, atol=1e-6)  # the policy sees its own action
     noise = np.array(noise)
     assert np.std(noise) == pytest.approx(0.1, rel=0.2)
     assert np.all(noise != 0)
@@ -412,7 +412,7 @@ def test_frame_lag_with_probability_one_shows_the_previous_observation(small_env
     np.testing.assert_array_equal(o1["policy"].numpy(), o0)
     np.testing.assert_allclose(o1["critic"].numpy()[:, 32:58], a1, atol=1e-6)  # the critic is never lagged
     o2 = env.step(torch.as_tensor(-a1, dtype=torch.float32))[0]
-    np.testing.assert_allclose(o2["policy"].numpy()[:, 32:], a1, atol=1e-6)  # one step behind
+    np.testing.assert_allclose(o2["policy"].numpy()[:, -26:], a1, atol=1e-6)  # one step behind
 
 
 def test_frame_and_action_lag_default_probability(small_env):
@@ -420,7 +420,7 @@ def test_frame_and_action_lag_default_probability(small_env):
     lagged_obs = lagged_act = total = 0
     prev = env.targets.copy()
     for a, policy, _ in _steps(env, 40):
-        lagged_obs += int(np.sum(~np.isclose(policy[:, 32:], a, atol=1e-6).all(axis=1)))
+        lagged_obs += int(np.sum(~np.isclose(policy[:, -26:], a, atol=1e-6).all(axis=1)))
         lagged = np.all(env.commanded == prev, axis=1) & ~np.all(env.targets == prev, axis=1)
         np.testing.assert_array_equal(env.commanded[~lagged], env.targets[~lagged])
         lagged_act += int(np.sum(lagged))
@@ -440,7 +440,7 @@ def test_action_lag_with_probability_one_delays_the_command_by_one_step(small_en
     start = env.targets.copy()
     a = np.full((N, 26), 0.8)
     obs = env.step(torch.as_tensor(a, dtype=torch.float32))[0]
-    np.testing.assert_allclose(obs["policy"].numpy()[:, 32:], a, atol=1e-6)
+    np.testing.assert_allclose(obs["policy"].numpy()[:, -26:], a, atol=1e-6)
     after_one = env.targets.copy()
     arm = env.arm_mask & env.side_masks[env.active_side]
     assert np.all(after_one[arm] != start[arm])  # the runtime integrated the action

@@ -2,6 +2,7 @@
 left-handed grasp episode looks to the policy exactly like its right-handed mirror image."""
 
 import numpy as np
+import pytest
 import torch
 
 from dexmani_training.symmetry import (
@@ -56,9 +57,9 @@ def test_quat_reflection_is_a_rotation_conjugated_by_the_mirror():
     np.testing.assert_allclose(Rm.reshape(3, 3), M @ R.reshape(3, 3) @ M, atol=1e-12)
 
 
-def _mirrored_pair(small_env):
+def _mirrored_pair(small_env, **overrides):
     """Env 0: the right-handed episode; env 1: its exact mirror image (left-handed)."""
-    env = small_env("grasp_and_reach", num_envs=2)
+    env = small_env("grasp_and_reach", num_envs=2, **overrides)
     ids = np.arange(2)
     z = env.object_rest_z[0] + 0.002
     yaw = 0.3
@@ -75,13 +76,15 @@ def _mirrored_pair(small_env):
     return env
 
 
-def test_left_episode_looks_like_its_right_mirror(small_env):
-    env = _mirrored_pair(small_env)
+@pytest.mark.parametrize("fingertips", [False, True])
+def test_left_episode_looks_like_its_right_mirror(small_env, fingertips):
+    env = _mirrored_pair(small_env, actor_fingertips=fingertips)
     assert list(env.active_side) == [RIGHT, LEFT]
     assert list(env.mirrored_envs()) == [False, True]
     obs = env.get_observations()
     pol = obs["policy"].numpy()
-    np.testing.assert_allclose(pol[0], pol[1], atol=1e-6)
+    # Exact, except the fingertip sites, which the model places mirror-symmetric to < 1 mm.
+    np.testing.assert_allclose(pol[0], pol[1], atol=1e-3 if fingertips else 1e-6)
     crit = obs["critic"].numpy()
     n_task = env.num_task_critic_features
     # Equal up to the hands' fingertip sites, which the model places mirror-symmetric to < 1 mm.

@@ -20,11 +20,13 @@ def test_observations_hold_what_the_design_says(small_env, task, goal_offset):
     assert set(obs.keys()) == {"policy", "critic"}
     policy = obs["policy"].numpy()
     extra_actor = 3 if goal_offset else 0
-    n_actor = 26 + 3 + 3 + extra_actor + 26
+    tips = 24 if env.cfg.actor_fingertips else 0  # the actor's fingertips (the critic has its own, absolute)
+    assert env.cfg.actor_fingertips == (task != "box_lift")  # the defaults
+    n_actor = 26 + 3 + 3 + extra_actor + tips + 26
     assert policy.shape == (2, n_actor)
     critic = obs["critic"].numpy()
     extra = env.num_task_critic_features
-    assert critic.shape == (2, n_actor + 26 + 24 + 4 + 6 + 6 + 1 + extra)
+    assert critic.shape == (2, n_actor - tips + 26 + 24 + 4 + 6 + 6 + 1 + extra)
     base = env.base_pos
     q, obj, goal = env.sim.joint_pos() - env.default_pose, env.sim.object_pose()[:, :3] - base, env.goal - base
     m = env._mirror_mask()  # left-handed episodes are shown mirrored (test_symmetry.py)
@@ -34,9 +36,10 @@ def test_observations_hold_what_the_design_says(small_env, task, goal_offset):
     np.testing.assert_allclose(policy[:, 29:32], goal, atol=1e-6)
     if goal_offset:  # goal − object, in the same (possibly mirrored) frame
         np.testing.assert_allclose(policy[:, 32:35], goal - obj, atol=1e-6)
-    last = 32 + extra_actor
+    last = 32 + extra_actor + tips
     np.testing.assert_allclose(policy[:, last:], 0.0)
-    np.testing.assert_allclose(critic[:, :n_actor], policy, atol=1e-6)
+    np.testing.assert_allclose(critic[:, : 32 + extra_actor], policy[:, : 32 + extra_actor], atol=1e-6)
+    np.testing.assert_allclose(critic[:, 32 + extra_actor : 58 + extra_actor], policy[:, last:], atol=1e-6)
     # After a step the last 26 entries are the policy's own (clipped) action.
     a = np.clip(np.random.default_rng(0).normal(size=(2, 26)), -1.5, 1.5)
     obs, reward, done, extras = env.step(torch.as_tensor(a, dtype=torch.float32))
@@ -181,3 +184,31 @@ def test_config_from_dict_coerces_yaml_values_and_rejects_bad_sections():
     assert cfg.sides == ("left",) and cfg.reward.lift_weight == 40.0 and isinstance(cfg.reward.lift_weight, float)
     with pytest.raises(ValueError, match="grasp_and_reach.reward: expected a mapping"):
         task_config("grasp_and_reach", {"reward": [1, 2]})
+
+
+def test_actor_fingertips_are_forward_kinematics_of_the_observed_joints(small_env):
+    """``actor_fingertips``: 24 more actor inputs, the fingertips relative to the observed object,
+    from the *observed* (noised) joint positions, not the simulator's true fingertips."""
+    from gr1_description.kinematics import FingertipKinematics
+
+    plain = small_env("grasp_and_reach", num_envs=2, sides=["right"], actor_fingertips=False)
+    env = small_env("grasp_and_reach", num_envs=2, sides=["right"], actor_fingertips=True)
+    pol = env.get_observations()["policy"].numpy()
+    assert pol.shape[1] == plain.get_observations()["policy"].shape[1] + 24
+    base = env.base_pos
+    tips = pol[:, 32:56].reshape(2, 2, 4, 3)
+    true_rel = env.sim.fingertip_pos() - env.sim.object_pose()[:, None, None, :3]
+    np.testing.assert_allclose(tips, true_rel, atol=1e-3)  # noiseless: the simulator's tips within 1 mm
+    # The active (right) hand is a few centimetres from the object, the other one far away.
+    d = np.linalg.norm(tips, axis=-1).min(axis=-1)
+    assert np.all(d[:, RIGHT] < 0.2) and np.all(d[:, LEFT] > 0.25)
+
+    noisy = small_env("grasp_and_reach", num_envs=2, sides=["right"], actor_fingertips=True,
+                      enabled=["joint_position_noise", "object_position_noise"])
+    pol = noisy.get_observations()["policy"].numpy()
+    q_obs, obj_obs = pol[:, :26] + noisy.default_pose, pol[:, 26:29]
+    fk = FingertipKinematics(noisy.scene.model, noisy.scene.physics)
+    want = fk(q_obs) - base - obj_obs[:, None, None, :]
+    np.testing.assert_allclose(pol[:, 32:56].reshape(2, 2, 4, 3), want, atol=1e-5)
+    true_rel = noisy.sim.fingertip_pos() - noisy.sim.object_pose()[:, None, None, :3]
+    assert np.abs(pol[:, 32:56].reshape(2, 2, 4, 3) - true_rel).max() > 1e-3  # the noise reaches them

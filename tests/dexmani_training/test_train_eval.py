@@ -471,3 +471,26 @@ def test_randomization_sensitivity_benchmark_switches_terms(checkpoints, tmp_pat
     assert [r["enabled"] for r in rows] == [list(terms), [], ["object_yaw"], ["action_noise"], ["action_noise"], ["object_yaw"]]
     assert [r["randomization"] for r in rows] == [True, False, True, True, True, True]
     assert all(0.0 <= r["success_rate"] <= 1.0 and "pickup_rate" in r for r in rows)
+
+
+def test_a_checkpoint_from_before_actor_fingertips_evaluates_without_them(tmp_path, tiny_train_config):
+    """grasp_and_reach now shows the actor its fingertips by default; a checkpoint whose saved
+    task config does not name the option was trained without them and must still load, in eval
+    and on --resume, with its own observation size."""
+    run_dir = tmp_path / "old"
+    Trainer(run_dir, _cfg("grasp_and_reach", actor_fingertips=False), tiny_train_config(1), seed=0, progress=False).run()
+    d = torch.load(run_dir / "latest.pt", weights_only=False)
+    assert d["dexmani"]["num_policy_obs"] == 58
+    del d["dexmani"]["task_config"]["actor_fingertips"]
+    old = tmp_path / "old.pt"
+    torch.save(d, old)
+    res = evaluate(old, "grasp_and_reach", episodes=2, num_envs=2, num_threads=1)
+    assert res["episodes"] == 2
+    doc = yaml.safe_load((run_dir / "config.yaml").read_text())
+    del doc["task"]["actor_fingertips"]
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(doc))
+    t = Trainer(run_dir, None, None, seed=0, resume=True, progress=False)
+    assert t.cfg.actor_fingertips is False and t.iteration == 1
+    # A new grasp run has them: 24 more actor inputs.
+    new = Trainer(tmp_path / "new", _cfg("grasp_and_reach"), tiny_train_config(1), seed=0, progress=False)
+    assert new.env.get_observations()["policy"].shape[1] == 58 + 24

@@ -40,6 +40,9 @@ from ..tasks import TASKS, make_env, task_config
 from ..tasks.base import TaskConfig
 
 CHECKPOINT_FORMAT = 1
+#: Actor-observation options, and the value that a checkpoint or run whose saved task config
+#: does not name them (made before the option existed) was trained with.
+OBSERVATION_OPTIONS_BEFORE_DEFAULTS = {"actor_fingertips": False}
 
 
 class RunDirectoryError(ValueError):
@@ -215,7 +218,8 @@ class Trainer:
                     + (f" (found {found})" if found else " (the directory is missing or empty)")
                 )
             saved = yaml.safe_load((self.run_dir / "config.yaml").read_text())
-            cfg = config_from_dict(TASKS[saved["task"]["task"]][0], saved["task"], where="config.yaml task")
+            task_saved = {**OBSERVATION_OPTIONS_BEFORE_DEFAULTS, **saved["task"]}
+            cfg = config_from_dict(TASKS[task_saved["task"]][0], task_saved, where="config.yaml task")
             train = config_from_dict(TrainConfig, saved["train"], where="config.yaml train")
             seed = saved["seed"]
         elif self.run_dir.exists() and any(self.run_dir.iterdir()):

@@ -22,8 +22,9 @@ Observations (rsl_rl obs groups):
 
 - ``policy`` (the actor): joint positions relative to the default pose (26, noised), the
   object position in the robot base frame (3, noised), the goal in the base frame (3), with
-  ``actor_goal_offset`` goal − object (3), and the previous action (26, the policy's own
-  output). With the frame-lag term, an environment
+  ``actor_goal_offset`` goal − object (3), with ``actor_fingertips`` the 8 fingertips relative
+  to the object (24: forward kinematics of the noised joint positions minus the noised object
+  position, so nothing a robot lacks), and the previous action (26, the policy's own output). With the frame-lag term, an environment
   may see the previous step's ``policy`` observation.
 - ``critic`` (privileged, noiseless): the same plus joint velocities (26), the 8 fingertip
   positions (24, base frame), object orientation (4) and linear / angular velocity (6), the
@@ -58,6 +59,7 @@ from gr1_sim.scene import (
 from tensordict import TensorDict
 
 from gr1_description import joints as jt
+from gr1_description.kinematics import FingertipKinematics
 
 from ..dataclass_config import plain
 from ..symmetry import (
@@ -162,6 +164,11 @@ class TaskConfig:
     # MLP could form itself from the two positions, given explicitly so that goal-directed
     # motion does not have to be learned through it.
     actor_goal_offset: bool = False
+    # The actor also sees its 8 fingertip positions relative to the object (24, base frame),
+    # computed by forward kinematics from the *observed* (noised) joint positions and the
+    # observed object position: nothing the robot does not know from its encoders and its
+    # perception, but the arm's kinematics no longer have to be learned through the MLP.
+    actor_fingertips: bool = False
     physics: str | None = None  # physics YAML (e.g. autotune's tuned.yaml)
     action: ActionConfig = field(default_factory=ActionConfig)
     reward: RewardConfig = field(default_factory=RewardConfig)
@@ -211,6 +218,7 @@ class ManipulationEnv:
         ]
         self.sim = BatchedSim(scenes, cfg.num_envs, seed=seed, num_threads=num_threads)
         self.scene = self.sim.scene
+        self.fingertip_fk = FingertipKinematics(self.scene.model, self.scene.physics) if cfg.actor_fingertips else None
         self.num_envs = cfg.num_envs
         self.num_actions = jt.NUM_CONTROLLED
         self.dt_s = self.sim.control_dt_s
@@ -518,10 +526,16 @@ class ManipulationEnv:
         if rc.on("object_position_noise") and rc.object_position_noise_m > 0:
             obj = obj + rc.strength * self.rng.uniform(-rc.object_position_noise_m, rc.object_position_noise_m, (k, 3))
         goal = self.goal[ids] - self.base_pos
+        tips = None
+        if self.fingertip_fk is not None:  # from the observed joints, relative to the observed object
+            tips = self.fingertip_fk(q + self.default_pose) - self.base_pos - obj[:, None, None, :]
         m = self._mirror_mask(ids)
         if m.any():
             q[m], obj[m], goal[m] = mirror_joints(q[m]), mirror_points(obj[m]), mirror_points(goal[m])
-        parts = [q, obj, goal] + ([goal - obj] if self.cfg.actor_goal_offset else []) + [self.last_action[ids]]
+            if tips is not None:
+                tips[m] = mirror_fingertips(tips[m])
+        parts = [q, obj, goal] + ([goal - obj] if self.cfg.actor_goal_offset else [])
+        parts += ([tips.reshape(k, -1)] if tips is not None else []) + [self.last_action[ids]]
         return np.concatenate(parts, axis=1)
 
     def _critic_obs(self) -> np.ndarray:

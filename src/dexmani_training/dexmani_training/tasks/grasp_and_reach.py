@@ -46,6 +46,9 @@ class GraspAndReachConfig(TaskConfig):
     goal_height_m: tuple[float, float] = (0.10, 0.20)  # above the object's resting height
     sticker_pattern: str = "all_side_centres"
     mirror_symmetry: bool = True  # a left-hand episode is seen as its mirror image (one skill, both sides)
+    # Fingertips relative to the object in the actor's input (see TaskConfig): 30-minute runs,
+    # seed 0, eval at full randomization: best 0.675 (400 episodes) with, 0.39 without.
+    actor_fingertips: bool = True
 
     def validate(self) -> None:
         super().validate()

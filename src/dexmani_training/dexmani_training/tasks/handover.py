@@ -52,6 +52,7 @@ class HandoverConfig(TaskConfig):
     sticker_pattern_a: str = "all_side_centres"
     sticker_pattern_b: str = "top_bottom_centres"
     mirror_symmetry: bool = True  # left-to-right episodes are seen as mirrored right-to-left ones
+    actor_fingertips: bool = True  # as for grasp_and_reach, whose grasp hand A repeats
 
     def validate(self) -> None:
         super().validate()
