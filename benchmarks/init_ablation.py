@@ -123,11 +123,13 @@ def _best_stage_rates(run: dict, key: str = "eval") -> dict:
     return best
 
 
-def _stage_key(run: dict) -> str:
-    """The stage plotted under success: pickup where the task has it, else the handover's
-    intermediate goal."""
-    keys = run["curve"][0].get("eval", {}) if run["curve"] else {}
-    return "pickup_rate" if "pickup_rate" in keys else "intermediate_rate"
+def _stage_key(run: dict, source: str = "eval") -> str:
+    """The stage plotted under success: pickup where the task has it; for handover, the
+    intermediate goal from nominal resets and hand B's contact from init-library resets."""
+    keys = run["curve"][0].get(source, {}) if run["curve"] else {}
+    if "pickup_rate" in keys:
+        return "pickup_rate"
+    return "contact_b_rate" if source == "eval_init_library" else "intermediate_rate"
 
 
 def plot(result, path: Path) -> None:
@@ -137,22 +139,28 @@ def plot(result, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     tasks = sorted({r["task"] for r in result["runs"]})
-    fig, axes = plt.subplots(2, len(tasks), figsize=(5.5 * len(tasks), 7), squeeze=False, sharey=True)
+    # A third row where checkpoints were also evaluated from init-library resets: the deepest
+    # stage before success (handover: hand B's contact), which nominal resets may never reach.
+    with_lib = any("eval_init_library" in q for r in result["runs"] for q in r["curve"])
+    rows = ("success_rate", None, "library") if with_lib else ("success_rate", None)
+    fig, axes = plt.subplots(len(rows), len(tasks), figsize=(5.5 * len(tasks), 3.5 * len(rows)), squeeze=False, sharey=True)
     for col, t in enumerate(tasks):
         runs = sorted((r for r in result["runs"] if r["task"] == t), key=lambda r: (not r["init_library"], r["seed"]))
-        for row, metric in enumerate(("success_rate", None)):
+        for row, metric in enumerate(rows):
             ax = axes[row][col]
+            source = "eval_init_library" if metric == "library" else "eval"
             for r in runs:
-                key = metric or _stage_key(r)
+                key = _stage_key(r, source) if metric in (None, "library") else metric
                 pts = r["curve"]
-                ax.plot([q["env_steps"] / 1e6 for q in pts], [q.get("eval", {}).get(key, q["eval_success_rate"]) if key != "success_rate"
+                ax.plot([q["env_steps"] / 1e6 for q in pts], [q.get(source, {}).get(key, q["eval_success_rate"]) if key != "success_rate"
                                                              else q["eval_success_rate"] for q in pts],
                         "o-" if r["init_library"] else "x--", color="C0" if r["init_library"] else "C1", alpha=0.8,
                         label=f"seed {r['seed']} {'with' if r['init_library'] else 'without'} init")
-            key = metric or (_stage_key(runs[0]) if runs else "")
-            if metric:
+            key = _stage_key(runs[0], source) if metric in (None, "library") and runs else (metric or "")
+            if metric == "success_rate":
                 ax.axhline(result["bar"], color="C3", ls=":", lw=1)
-            ax.set_title(f"{t}: eval {key.replace('_rate', '')}")
+            where = ", from init-library resets" if metric == "library" else ""
+            ax.set_title(f"{t}: eval {key.replace('_rate', '')}{where}")
             ax.set_xlabel("env steps (millions)")
             ax.grid(alpha=0.3)
         axes[0][col].legend(fontsize=7)
