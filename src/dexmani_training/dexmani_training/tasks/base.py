@@ -24,8 +24,8 @@ Observations (rsl_rl obs groups):
   object position in the robot base frame (3, noised), the goal in the base frame (3), with
   ``actor_goal_offset`` goal − object (3), with ``actor_fingertips`` the 8 fingertips relative
   to the object (24: forward kinematics of the noised joint positions minus the noised object
-  position, so nothing a robot lacks), and the previous action (26, the policy's own output). With the frame-lag term, an environment
-  may see the previous step's ``policy`` observation.
+  position, so nothing a robot lacks), and the previous action (26, the policy's own output).
+  With the frame-lag term, an environment may see the previous step's ``policy`` observation.
 - ``critic`` (privileged, noiseless): the same plus joint velocities (26), the 8 fingertip
   positions (24, base frame), object orientation (4) and linear / angular velocity (6), the
   randomization scales (6: mass, object friction, size, hand friction, kp, kd), episode
