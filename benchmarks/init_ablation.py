@@ -33,7 +33,7 @@ def _one(job: dict) -> dict:
         job["task"], job["minutes"], job["seed"], num_envs=job["num_envs"], init=job["init"],
         save_interval=job["save_interval"], episodes=job["episodes"], torch_threads=job["threads"],
         num_threads=job["threads"], run_dir=Path(job["run_root"]) / job["task"] / f"seed{job['seed']}_{'init' if job['init'] else 'noinit'}",
-        ramp_env_steps=job["ramp"], eval_with_init_library=job.get("eval_lib", False),
+        ramp_env_steps=job["ramp"], eval_with_init_library=job["eval_lib"],
     )
     result.pop("machine", None)
     return result

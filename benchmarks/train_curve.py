@@ -19,11 +19,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
-import yaml
 
 from dexmani_training.bench import machine_info
 from dexmani_training.rl.evaluate import evaluate
-from dexmani_training.rl.train import Trainer, TrainConfig
+from dexmani_training.rl.train import Trainer, TrainConfig, read_task_overrides
 from dexmani_training.tasks import task_config
 
 
@@ -121,10 +120,7 @@ def main() -> int:
     p.add_argument("--run-dir", type=Path)
     p.add_argument("--out", type=Path, required=True, help="output prefix: writes <out>.json and <out>.png")
     a = p.parse_args()
-    overrides = None
-    if a.config is not None:
-        overrides = yaml.safe_load(a.config.read_text()) or {}
-        overrides = overrides.get("task", overrides)
+    overrides = read_task_overrides(a.config) if a.config is not None else None
 
     result, rows = train_and_evaluate(
         a.task, a.minutes, a.seed, num_envs=a.num_envs, objects=a.objects, init=not a.no_init,

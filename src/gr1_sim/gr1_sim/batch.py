@@ -21,6 +21,7 @@ import mujoco
 import numpy as np
 
 from gr1_description import joints as jt
+from gr1_description.kinematics import mimic_positions
 from gr1_description.mjcf import movable_actuator_targets
 
 from .scene import CATEGORY_LEFT_HAND, CATEGORY_OBJECT, CATEGORY_RIGHT_HAND, CATEGORY_TABLE, Scene, SceneConfig, build_scene
@@ -169,7 +170,7 @@ class BatchedSim:
         k = ids.size
         jp = np.tile(self.default_qpos, (k, 1)) if joint_pos is None else np.asarray(joint_pos, float).reshape(k, jt.NUM_CONTROLLED)
         op = self._object_init[ids] if object_pose is None else np.asarray(object_pose, float).reshape(k, 7)
-        mimic = self._mimic_positions(jp)
+        mimic = mimic_positions(jp, self.scene.physics)
         for row, i in enumerate(ids):
             m, d = self.models[i], self.datas[i]
             mujoco.mj_resetData(m, d)
@@ -184,14 +185,6 @@ class BatchedSim:
             d.ctrl[self._hold_act] = self._hold_targets
             mujoco.mj_forward(m, d)
         self._gather(ids)
-
-    def _mimic_positions(self, joint_pos: np.ndarray) -> np.ndarray:
-        names = jt.joint_names()
-        out = np.zeros((joint_pos.shape[0], len(jt.MIMIC_JOINTS)))
-        for k, spec in enumerate(jt.MIMIC_JOINTS):
-            c = self.scene.physics.mimic[spec.name]
-            out[:, k] = c.k * joint_pos[:, names.index(spec.driver)] + c.b
-        return out
 
     # --- state ----------------------------------------------------------------------------
     def joint_pos(self) -> np.ndarray:

@@ -19,6 +19,7 @@ import numpy as np
 import yaml
 
 from gr1_description import joints as jt
+from gr1_description.kinematics import fingertip_site_ids
 from gr1_description.mjcf import ALL_CONTACT_BITS, ModelConfig, apply_home_pose, build_robot_spec, check_model_joints
 from gr1_description.physics import PhysicsParams
 
@@ -224,7 +225,7 @@ def build_scene(cfg: SceneConfig | str = "tabletop", physics: PhysicsParams | st
     qadr = np.array([model.jnt_qposadr[model.joint(n).id] for n in names])
     dadr = np.array([model.jnt_dofadr[model.joint(n).id] for n in names])
     madr = np.array([model.jnt_qposadr[model.joint(n).id] for n in jt.mimic_names()])
-    tips = np.array([[model.site(ln.replace("_link", "")).id for ln in jt.FINGERTIP_LINKS[s]] for s in jt.SIDES])
+    tips = fingertip_site_ids(model)
     ojnt = model.joint(OBJECT_JOINT).id
 
     category = np.full(model.ngeom, CATEGORY_ROBOT, dtype=np.int32)

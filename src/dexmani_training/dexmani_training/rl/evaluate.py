@@ -20,7 +20,7 @@ import torch
 
 from ..dataclass_config import config_from_dict
 from ..tasks import TASKS, make_env
-from .train import OBSERVATION_OPTIONS_BEFORE_DEFAULTS, PPOConfig, build_algorithm, check_checkpoint
+from .train import PPOConfig, build_algorithm, check_checkpoint, saved_task_config
 
 
 def load_checkpoint(path: str | Path, task: str | None = None) -> dict[str, Any]:
@@ -57,10 +57,7 @@ def slim_checkpoint(src: str | Path, dst: str | Path, task: str | None = None, n
 def checkpoint_task_config(d: dict[str, Any], checkpoint: str | Path):
     """The task configuration a checkpoint (``load_checkpoint``'s dict) was trained with."""
     meta = d["dexmani"]
-    # Checkpoints from before an observation option existed were trained without it, whatever
-    # the task's default is now.
-    saved = {**OBSERVATION_OPTIONS_BEFORE_DEFAULTS, **meta["task_config"]}
-    return config_from_dict(TASKS[meta["task"]][0], saved, where=f"{checkpoint} task_config")
+    return saved_task_config({**meta["task_config"], "task": meta["task"]}, where=f"{checkpoint} task_config")
 
 
 def policy_env(d: dict[str, Any], cfg, checkpoint: str | Path, seed: int = 0, num_threads: int | None = None):

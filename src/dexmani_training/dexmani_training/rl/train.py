@@ -45,6 +45,21 @@ CHECKPOINT_FORMAT = 1
 OBSERVATION_OPTIONS_BEFORE_DEFAULTS = {"actor_fingertips": False}
 
 
+def saved_task_config(data: dict[str, Any], where: str) -> TaskConfig:
+    """The task config a run or checkpoint saved (its ``task`` dict): options it does not name
+    because they did not exist yet take the value it was trained with, not today's default."""
+    data = {**OBSERVATION_OPTIONS_BEFORE_DEFAULTS, **data}
+    return config_from_dict(TASKS[data["task"]][0], data, where=where)
+
+
+def read_task_overrides(config_file: Path) -> dict[str, Any]:
+    """Task-config overrides from a YAML file: its ``task:`` section, or the whole file."""
+    if not Path(config_file).is_file():
+        raise FileNotFoundError(f"task config {config_file} does not exist")
+    data = yaml.safe_load(Path(config_file).read_text()) or {}
+    return data.get("task", data)
+
+
 class RunDirectoryError(ValueError):
     """A run directory that cannot be used as asked (exists, or has nothing to resume)."""
 
@@ -218,8 +233,7 @@ class Trainer:
                     + (f" (found {found})" if found else " (the directory is missing or empty)")
                 )
             saved = yaml.safe_load((self.run_dir / "config.yaml").read_text())
-            task_saved = {**OBSERVATION_OPTIONS_BEFORE_DEFAULTS, **saved["task"]}
-            cfg = config_from_dict(TASKS[task_saved["task"]][0], task_saved, where="config.yaml task")
+            cfg = saved_task_config(saved["task"], where="config.yaml task")
             train = config_from_dict(TrainConfig, saved["train"], where="config.yaml train")
             seed = saved["seed"]
         elif self.run_dir.exists() and any(self.run_dir.iterdir()):
@@ -398,11 +412,6 @@ def default_run_dir(task: str, name: str | None, root: Path = Path("runs")) -> P
 
 
 def make_task_config(task: str, config_file: Path | None, overrides: dict[str, Any]) -> TaskConfig:
-    data: dict[str, Any] = {}
-    if config_file is not None:
-        if not Path(config_file).is_file():
-            raise FileNotFoundError(f"task config {config_file} does not exist")
-        data = yaml.safe_load(Path(config_file).read_text()) or {}
-        data = data.get("task", data)
+    data = read_task_overrides(config_file) if config_file is not None else {}
     data.update({k: v for k, v in overrides.items() if v is not None})
     return task_config(task, data)
