@@ -33,7 +33,7 @@ def _one(job: dict) -> dict:
         job["task"], job["minutes"], job["seed"], num_envs=job["num_envs"], init=job["init"],
         save_interval=job["save_interval"], episodes=job["episodes"], torch_threads=job["threads"],
         num_threads=job["threads"], run_dir=Path(job["run_root"]) / job["task"] / f"seed{job['seed']}_{'init' if job['init'] else 'noinit'}",
-        ramp_env_steps=job["ramp"], eval_with_init_library=job["eval_lib"],
+        ramp_env_steps=job["ramp"], eval_with_init_library=job["eval_lib"], actor_from=job["actor_from"],
     )
     result.pop("machine", None)
     return result
@@ -57,6 +57,9 @@ def main() -> int:
     p.add_argument("--eval-with-init-library", action="store_true",
                    help="also evaluate every checkpoint with init-library resets (as in training): how far each run "
                    "gets in the later stages when it starts from the library's states")
+    p.add_argument("--actor-from", metavar="CHECKPOINT_OR_TASK",
+                   help="every run's actor starts from this checkpoint or task's shipped specialist (as for dexmani "
+                   "train --actor-from), in both conditions")
     p.add_argument("--run-root", type=Path, default=Path("runs/init_ablation"))
     p.add_argument("--out", type=Path, required=True)
     a = p.parse_args()
@@ -69,7 +72,7 @@ def main() -> int:
     jobs = [
         {"task": t, "seed": s, "init": init, "minutes": a.minutes, "num_envs": a.num_envs, "save_interval": a.save_interval,
          "episodes": a.episodes, "threads": threads, "run_root": str(a.run_root), "ramp": a.ramp_env_steps,
-         "eval_lib": a.eval_with_init_library}
+         "eval_lib": a.eval_with_init_library, "actor_from": a.actor_from}
         for t, init, s in itertools.product(a.tasks, (True, False), a.seeds)
     ]
     jobs += [{**jobs[0], "task": t, "seed": 0, "init": True} for t in a.also]
@@ -101,7 +104,7 @@ def main() -> int:
                 "env_steps_per_run": [r["trained"]["env_steps"] for r in rs],
             }
     result = {"bar": a.bar, "budget_minutes_per_run": a.minutes, "parallel": a.parallel, "threads_per_run": threads,
-              "num_envs": a.num_envs, "episodes_per_eval": a.episodes, "randomization_ramp_env_steps": a.ramp_env_steps,
+              "num_envs": a.num_envs, "episodes_per_eval": a.episodes, "actor_from": a.actor_from, "randomization_ramp_env_steps": a.ramp_env_steps,
               "randomization_curriculum": runs[0].get("randomization_curriculum") if runs else None,
               "table": table, "runs": runs, "extra_runs": extra, "machine": machine_info()}
     a.out.parent.mkdir(parents=True, exist_ok=True)

@@ -22,6 +22,7 @@ import torch
 
 from dexmani_training.bench import machine_info
 from dexmani_training.rl.evaluate import evaluate
+from dexmani_training.cli_rl import actor_source
 from dexmani_training.rl.train import Trainer, TrainConfig, read_task_overrides
 from dexmani_training.tasks import task_config
 
@@ -34,7 +35,7 @@ def train_and_evaluate(task: str, minutes: float, seed: int, num_envs: int = 64,
                        init: bool = True, save_interval: int = 100, episodes: int = 100, torch_threads: int | None = None,
                        num_threads: int | None = None, run_dir: Path | None = None, progress: bool = False,
                        overrides: dict | None = None, ramp_env_steps: int | None = None, eval_without_randomization: bool = False,
-                       eval_with_init_library: bool = False):
+                       eval_with_init_library: bool = False, actor_from: str | None = None, critic_warmup: int = 25):
     """Train one specialist for ``minutes`` of wall-clock time, evaluate each checkpoint; returns
     (result dict, progress rows)."""
     over = {"num_envs": num_envs, **(overrides or {})}
@@ -45,6 +46,8 @@ def train_and_evaluate(task: str, minutes: float, seed: int, num_envs: int = 64,
     cfg = task_config(task, over)
     train = TrainConfig(iterations=10**6, max_minutes=minutes, save_interval=save_interval, torch_threads=torch_threads,
                         num_threads=num_threads)
+    if actor_from:
+        train = replace(train, actor_from=str(actor_source(actor_from)), critic_warmup_iterations=critic_warmup)
     if ramp_env_steps is not None:  # a linear curriculum (0: full strength from the start)
         train = replace(train, randomization_curriculum="linear" if ramp_env_steps > 0 else "off",
                         randomization_ramp_env_steps=ramp_env_steps)
@@ -80,6 +83,7 @@ def train_and_evaluate(task: str, minutes: float, seed: int, num_envs: int = 64,
     result = {
         "task": task, "seed": seed, "num_envs": num_envs, "budget_minutes": minutes, "init_library": init,
         "objects": cfg.objects, "episodes_per_eval": episodes, "task_overrides": overrides or {},
+        "actor_from": train.actor_from, "critic_warmup_iterations": train.critic_warmup_iterations,
         "randomization_curriculum": train.randomization_curriculum,
         "randomization_ramp_env_steps": train.randomization_ramp_env_steps if train.randomization_curriculum == "linear" else None,
         "final_randomization_strength": rows[-1].get("randomization_strength") if rows else None,
@@ -117,6 +121,9 @@ def main() -> int:
                    help="also evaluate every checkpoint with resets from the init library as in training (half of them by "
                    "default): the later stages of tasks whose nominal-reset episodes do not get there")
     p.add_argument("--config", type=Path, help="task config YAML whose fields override the task's defaults (as for dexmani train)")
+    p.add_argument("--actor-from", metavar="CHECKPOINT_OR_TASK",
+                   help="start the actor from this checkpoint or this task's shipped specialist (as for dexmani train)")
+    p.add_argument("--critic-warmup", type=int, default=25, help="with --actor-from: iterations in which only the critic learns")
     p.add_argument("--run-dir", type=Path)
     p.add_argument("--out", type=Path, required=True, help="output prefix: writes <out>.json and <out>.png")
     a = p.parse_args()
@@ -127,7 +134,7 @@ def main() -> int:
         save_interval=a.save_interval, episodes=a.episodes, torch_threads=a.threads or a.torch_threads,
         num_threads=a.threads, run_dir=a.run_dir, progress=sys.stderr.isatty(), ramp_env_steps=a.ramp_env_steps,
         eval_without_randomization=a.eval_without_randomization, eval_with_init_library=a.eval_with_init_library,
-        overrides=overrides,
+        overrides=overrides, actor_from=a.actor_from, critic_warmup=a.critic_warmup,
     )
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")

@@ -271,6 +271,47 @@ def test_handover_stage_bonus_is_paid_once_per_stage(small_env):
     assert paid(touch_b=True) == 0.0
 
 
+def _per_step_income(r):
+    return sum(v[0] for k, v in r.items() if k not in ("stage_bonus", "success", "action_rate", "termination"))
+
+
+@pytest.mark.parametrize("floor", [True, False])
+def test_handover_stage_floor_pays_hand_a_phase_in_full_once_done(small_env, floor):
+    """Hovering the object just outside the intermediate goal must not pay more per step than
+    having finished that stage; with the floor, hand A's phase is paid at its maximum from stage
+    2 on (the term ``stage_floor``), without it (the option off) the income drops."""
+    env = small_env("handover", num_envs=1, directions=["right_to_left"], stage_floor=floor)
+    a, b = RIGHT, LEFT
+    r = env.cfg.reward
+
+    def tips(hand_on):
+        t = np.zeros((1, 2, 4, 3))
+        t[:, hand_on] = _tips_on(env.stickers_world(0 if hand_on == a else 1))
+        t[:, 1 - hand_on] = _far_tips(1)
+        return t
+
+    d0 = float(env.goal_distance0[0])
+    _handover_rewards(env, tips(a), touch_a=True)
+    near = env.intermediate_goal + np.array([[0.0, 0.0, 0.06]])  # 6 cm above: not yet stage 2
+    state = _handover_state(env, tips(a), touch_a=True, object_pos=near)
+    state["object_height"] = np.array([0.15])
+    env.update_stages(state)
+    hovering = _per_step_income(env.compute_rewards(state))
+    assert env.stage[0] == 1
+    assert "stage_floor" in env.compute_rewards(state) and env.compute_rewards(state)["stage_floor"][0] == 0.0
+    _handover_rewards(env, tips(a), touch_a=True, object_pos=env.intermediate_goal.copy())
+    assert env.stage[0] == 2
+    # Stage 2: B not there yet, A still holding the object where it finished stage 2.
+    done = _handover_rewards(env, tips(a), touch_a=True, object_pos=env.intermediate_goal.copy())
+    if floor:
+        full = r.contact_weight * 4 + r.lift_weight * r.lift_cap_m + r.hold_weight + r.goal_track_weight + r.goal_weight * d0
+        assert done["stage_floor"][0] == pytest.approx(full)
+        assert _per_step_income(done) > hovering
+    else:
+        assert done["stage_floor"][0] == 0.0
+        assert _per_step_income(done) < hovering
+
+
 def test_termination_penalty_is_paid_once_when_the_object_falls(small_env):
     """Knocking the object off the table ends the episode with a one-off penalty, so ending
     early never pays more than holding on."""

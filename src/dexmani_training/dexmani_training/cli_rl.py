@@ -13,6 +13,21 @@ def shipped_checkpoint(task: str) -> Path:
     return SHIPPED_DIR / f"{task}.pt"
 
 
+def actor_source(name: str) -> Path:
+    """``--actor-from``: a checkpoint path, or a task name for that task's shipped specialist."""
+    from .tasks import task_names
+
+    if name in task_names() and not Path(name).exists():
+        p = shipped_checkpoint(name)
+        if not p.is_file():
+            raise FileNotFoundError(f"no shipped {name} specialist at {p}; give a checkpoint path")
+        return p
+    p = Path(name)
+    if not p.is_file():
+        raise FileNotFoundError(f"--actor-from {name}: no such checkpoint, and not a task name ({task_names()})")
+    return p
+
+
 def add_train_parser(sub) -> None:
     p = sub.add_parser(
         "train",
@@ -43,6 +58,12 @@ def add_train_parser(sub) -> None:
                    "--randomization-ramp env steps; off: full strength from the start)")
     p.add_argument("--randomization-ramp", type=float, metavar="ENV_STEPS",
                    help="linear curriculum over this many env steps (implies --randomization-curriculum linear; 0 = off)")
+    p.add_argument("--actor-from", metavar="CHECKPOINT_OR_TASK",
+                   help="start the actor from this checkpoint, or from a task's shipped specialist when given a task "
+                   "name (e.g. --task handover --actor-from grasp_and_reach); the actor inputs must match; the critic "
+                   "starts fresh")
+    p.add_argument("--critic-warmup", type=int, metavar="ITERATIONS",
+                   help="iterations in which only the critic learns (default 25 with --actor-from, else 0)")
     p.add_argument("--save-interval", type=int, help="checkpoint every N iterations (default 50)")
     p.add_argument("--threads", type=int, help="simulator and torch threads (default: all cores; use 1 per run when "
                    "two trainings share a 2-core machine)")
@@ -190,6 +211,11 @@ def cmd_train(args) -> int:
             train = replace(train, randomization_curriculum="linear" if ramp > 0 else "off", randomization_ramp_env_steps=ramp)
         if args.randomization_curriculum:
             train = replace(train, randomization_curriculum=args.randomization_curriculum)
+        if args.actor_from:
+            train = replace(train, actor_from=str(actor_source(args.actor_from)),
+                            critic_warmup_iterations=25 if args.critic_warmup is None else args.critic_warmup)
+        elif args.critic_warmup is not None:
+            train = replace(train, critic_warmup_iterations=args.critic_warmup)
         trainer = Trainer(run_dir, cfg, train, args.seed, force=args.force, progress=not args.quiet)
         target = train.iterations
     print(f"run directory: {run_dir}", file=sys.stderr)

@@ -86,7 +86,7 @@ def _arm_mask() -> np.ndarray:
     return np.array([("shoulder" in n or "elbow" in n or "wrist" in n) for n in names])
 
 
-def _side_mask(side: int) -> np.ndarray:
+def side_mask(side: int) -> np.ndarray:
     prefix = ("left_", "L_") if side == LEFT else ("right_", "R_")
     return np.array([n.startswith(prefix) for n in jt.joint_names()])
 
@@ -229,7 +229,7 @@ class ManipulationEnv:
         self.default_pose = ready_pose()
         self.lower, self.upper = jt.lower_limits(), jt.upper_limits()
         self.arm_mask = _arm_mask()
-        self.side_masks = np.stack([_side_mask(LEFT), _side_mask(RIGHT)])
+        self.side_masks = np.stack([side_mask(LEFT), side_mask(RIGHT)])
         self.env_object = [self.object_specs[k] for k in self.sim.env_scene]
         self.nominal_mass = np.array([o.nominal_mass_kg for o in self.env_object])
 
@@ -315,6 +315,13 @@ class ManipulationEnv:
     def action_mask(self) -> np.ndarray | None:
         """Joints (N×26 bool) whose actions are ignored (held at the default pose)."""
         return None
+
+    @classmethod
+    def unused_actions(cls, cfg: TaskConfig) -> np.ndarray:
+        """Actions (26 bool, canonical joint order) that this task never applies in the frame
+        the policy acts in (after mirroring): a policy trained on it has learned nothing for
+        them. Used when another task's training starts from this task's actor."""
+        return np.zeros(jt.NUM_CONTROLLED, dtype=bool)
 
     # --- reset ------------------------------------------------------------------------------
     def reset(self, env_ids: np.ndarray | None = None) -> None:

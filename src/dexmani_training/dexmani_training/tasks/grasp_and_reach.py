@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import LEFT, RIGHT, ManipulationEnv, TaskConfig
+from .base import LEFT, RIGHT, ManipulationEnv, TaskConfig, side_mask
 from .rewards import contact_sticker_reward, goal_tracking_reward, object_goal_reward
 
 
@@ -95,6 +95,13 @@ class GraspAndReach(ManipulationEnv):
     def action_mask(self):
         # Hold the inactive side: N×26, True where the action is ignored.
         return self.side_masks[1 - self.active_side]
+
+    @classmethod
+    def unused_actions(cls, cfg: GraspAndReachConfig) -> np.ndarray:
+        if cfg.mirror_symmetry:  # every episode is seen as a right-handed one
+            return side_mask(LEFT)
+        used = [side_mask(LEFT if s == "left" else RIGHT) for s in cfg.sides]
+        return ~np.any(used, axis=0)
 
     def held(self, state) -> np.ndarray:
         touch = np.where(self.active_side == LEFT, state["contact_left"], state["contact_right"])
