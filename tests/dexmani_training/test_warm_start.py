@@ -9,7 +9,7 @@ import torch
 import yaml
 from dexmani_training.cli import main
 from dexmani_training.cli_rl import actor_source, shipped_checkpoint
-from dexmani_training.rl.train import Trainer
+from dexmani_training.rl.train import FLAT_INPUT_STD, Trainer
 from dexmani_training.tasks import TASKS, task_config
 from dexmani_training.tasks.base import LEFT, RIGHT, side_mask
 
@@ -49,9 +49,12 @@ def test_warm_start_copies_the_actor_and_freshens_actions_the_source_never_used(
     tr = Trainer(tmp_path / "run", _cfg("handover"), train, seed=0, progress=False)
     own = tr.alg.actor.state_dict()
     left = torch.as_tensor(side_mask(LEFT))
+    flat = src["obs_normalizer._std"].reshape(-1) < FLAT_INPUT_STD
     for k, v in src.items():
         if k in ("mlp.4.weight", "mlp.4.bias", "distribution.std_param"):  # the output layer and the noise: per action
             assert torch.equal(own[k][~left], v[~left]), k
+        elif k == "mlp.0.weight" or k in ("obs_normalizer._var", "obs_normalizer._std"):  # per input
+            assert torch.equal(own[k][:, ~flat], v[:, ~flat]), k
         else:
             assert torch.equal(own[k], v), k
     assert not (own["mlp.4.weight"][left] != 0).any() and not (own["mlp.4.bias"][left] != 0).any()
@@ -66,13 +69,42 @@ def test_warm_start_copies_the_actor_and_freshens_actions_the_source_never_used(
     assert record["fresh_actions"] == [n for n, m in zip(jt.joint_names(), side_mask(LEFT)) if m]
 
 
+def test_inputs_the_source_never_saw_change_start_ignored(grasp_checkpoint, tmp_path, tiny_train_config):
+    """grasp_and_reach holds its idle arm at the default pose, so the normalizer's spread of
+    those joint positions is the encoder noise (here, without randomization, nothing). Moving
+    that arm must not change the warm-started actor's output until it has learned to use it."""
+    src = torch.load(grasp_checkpoint, weights_only=False)["actor_state_dict"]
+    flat = src["obs_normalizer._std"].reshape(-1) < FLAT_INPUT_STD
+    left = torch.as_tensor(side_mask(LEFT))
+    assert torch.all(flat[:jt.NUM_CONTROLLED][left]) and not torch.any(flat[:jt.NUM_CONTROLLED][~left])
+    tr = Trainer(tmp_path / "run", _cfg("handover"), replace(tiny_train_config(1), actor_from=str(grasp_checkpoint)),
+                 seed=0, progress=False)
+    own = tr.alg.actor.state_dict()
+    assert not (own["mlp.0.weight"][:, flat] != 0).any()
+    assert torch.all(own["obs_normalizer._std"].reshape(-1)[flat] == 1.0)
+    record = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["actor_from"]
+    assert record["flat_inputs"] == [int(i) for i in torch.nonzero(flat).reshape(-1)]
+    tr.alg.eval_mode()
+    obs = tr.env.get_observations()
+    moved = obs.clone()
+    moved["policy"][:, :jt.NUM_CONTROLLED][:, left] += 0.3  # the left arm and hand 0.3 rad away from the default pose
+    with torch.inference_mode():
+        assert torch.allclose(tr.alg.actor(obs), tr.alg.actor(moved))
+
+
 def test_warm_start_from_a_task_that_used_every_action_keeps_every_row(tmp_path, tiny_train_config):
     Trainer(tmp_path / "h", _cfg("handover"), tiny_train_config(2, learning_rate=1e-2), seed=1, progress=False).run()
     src = torch.load(tmp_path / "h" / "latest.pt", weights_only=False)["actor_state_dict"]
     tr = Trainer(tmp_path / "g", _cfg("grasp_and_reach"), replace(tiny_train_config(1), actor_from=str(tmp_path / "h" / "latest.pt")),
                  seed=0, progress=False)
     own = tr.alg.actor.state_dict()
-    assert all(torch.equal(own[k], v) for k, v in src.items())
+    # Every action row is the source's (no action was unused in handover) ...
+    for k in ("mlp.4.weight", "mlp.4.bias", "distribution.std_param", "mlp.2.weight"):
+        assert torch.equal(own[k], src[k]), k
+    # ... and every input the source saw vary keeps its weights and statistics.
+    flat = src["obs_normalizer._std"].reshape(-1) < FLAT_INPUT_STD
+    assert torch.equal(own["mlp.0.weight"][:, ~flat], src["mlp.0.weight"][:, ~flat])
+    assert torch.equal(own["obs_normalizer._mean"], src["obs_normalizer._mean"])
 
 
 def test_warm_start_refuses_another_actor_layout_or_network(grasp_checkpoint, tmp_path, tiny_train_config):
@@ -128,5 +160,9 @@ def test_cli_train_starts_handover_from_the_shipped_grasp_specialist(tmp_path, c
     # statistics aside, which follow the new task's observations).
     saved = torch.load(tmp_path / "r" / "latest.pt", weights_only=False)["actor_state_dict"]
     left = torch.as_tensor(side_mask(LEFT))
-    assert torch.equal(saved["mlp.0.weight"], src["mlp.0.weight"])
+    flat = torch.as_tensor(doc["actor_from"]["flat_inputs"], dtype=torch.long)
+    assert flat.numel() == int(left.sum())  # the shipped specialist's idle joints, nothing else
+    keep = torch.ones(saved["mlp.0.weight"].shape[1], dtype=torch.bool)
+    keep[flat] = False
+    assert torch.equal(saved["mlp.0.weight"][:, keep], src["mlp.0.weight"][:, keep])
     assert torch.equal(saved["mlp.6.weight"][~left], src["mlp.6.weight"][~left])

@@ -43,6 +43,9 @@ CHECKPOINT_FORMAT = 1
 #: Actor-observation options, and the value that a checkpoint or run whose saved task config
 #: does not name them (made before the option existed) was trained with.
 OBSERVATION_OPTIONS_BEFORE_DEFAULTS = {"actor_fingertips": False}
+#: Observation spread (normalizer std) below which ``warm_start_actor`` treats a source input as
+#: one the source never saw change: 4× the joint encoder noise.
+FLAT_INPUT_STD = 0.02
 #: Task-config options that change the actor's input layout.
 OBSERVATION_OPTIONS = ("actor_goal_offset", "actor_fingertips")
 
@@ -207,7 +210,9 @@ def warm_start_actor(alg, cfg: TaskConfig, ppo: PPOConfig, source: str | Path) -
     and mirror symmetry agree) and the same network. Actions the source task never applied
     (``unused_actions``: grasp_and_reach's idle left side) but this task does start as a fresh
     actor's would: mean 0 (the output layer's rows zeroed, so those joints hold still) and the
-    initial noise ``ppo.init_noise_std``. Returns what was loaded, for the run's record."""
+    initial noise ``ppo.init_noise_std``. Inputs the source saw as constant (normalizer spread
+    below ``FLAT_INPUT_STD``) start ignored, with unit spread. Returns what was loaded, for the
+    run's record."""
     from .evaluate import checkpoint_task_config, load_checkpoint
 
     d = load_checkpoint(source)  # any task; refuses another joint table
@@ -237,10 +242,25 @@ def warm_start_actor(alg, cfg: TaskConfig, ppo: PPOConfig, source: str | Path) -
         for k in sd:
             if k.startswith("distribution."):  # the noise parameter, whatever its parameterization
                 sd[k][rows] = own[k][rows]
+    # Inputs the source saw as (nearly) constant: grasp_and_reach's idle arm sits at the default
+    # pose, so its joint positions have the spread of the encoder noise alone (0.005 rad) in the
+    # normalizer. Once the new task moves that arm, 0.1 rad reads as 7 standard deviations and
+    # scrambles every output, hand A's included (a warm-started handover actor reached the
+    # intermediate stage deterministically, with B still, but not with B's exploration noise).
+    # Such inputs start ignored (their first-layer weights zeroed) with unit spread, as in a
+    # fresh normalizer, and are learned from there.
+    flat = torch.zeros(n_obs, dtype=torch.bool)
+    if "obs_normalizer._std" in sd:
+        flat = sd["obs_normalizer._std"].reshape(-1) < FLAT_INPUT_STD
+        first = min((k for k in sd if k.startswith("mlp.") and k.endswith(".weight")), key=lambda k: int(k.split(".")[1]))
+        sd[first][:, flat] = 0.0
+        for k in ("obs_normalizer._var", "obs_normalizer._std"):
+            sd[k].reshape(-1)[flat] = 1.0
     alg.actor.load_state_dict(sd, strict=True)
     names = jt.joint_names()
     return {"source": str(source), "task": meta["task"], "iteration": meta.get("iteration"),
-            "env_steps": meta.get("env_steps"), "fresh_actions": [names[i] for i in np.flatnonzero(fresh)]}
+            "env_steps": meta.get("env_steps"), "fresh_actions": [names[i] for i in np.flatnonzero(fresh)],
+            "flat_inputs": [int(i) for i in torch.nonzero(flat).reshape(-1)]}
 
 
 def _atomic_torch_save(obj: Any, path: Path) -> None:
