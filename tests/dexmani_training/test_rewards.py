@@ -6,6 +6,7 @@ import itertools
 import mujoco
 import numpy as np
 import pytest
+from dexmani_training.tasks import task_config
 from dexmani_training.tasks.base import LEFT, RIGHT
 from dexmani_training.tasks.rewards import (
     action_rate_penalty,
@@ -209,7 +210,8 @@ def _handover_rewards(env, fingertips, **kw):
 
 @pytest.mark.parametrize("direction", ["right_to_left", "left_to_right"])
 def test_handover_stage_switches_the_active_hand(small_env, direction):
-    env = small_env("handover", num_envs=1, directions=[direction])
+    """The paper's hard switch (``stage_handoff: switch``)."""
+    env = small_env("handover", num_envs=1, directions=[direction], stage_handoff="switch")
     a = RIGHT if direction == "right_to_left" else LEFT
     b = 1 - a
     assert env.hand_a[0] == a
@@ -275,41 +277,81 @@ def _per_step_income(r):
     return sum(v[0] for k, v in r.items() if k not in ("stage_bonus", "success", "action_rate", "termination"))
 
 
-@pytest.mark.parametrize("floor", [True, False])
-def test_handover_stage_floor_pays_hand_a_phase_in_full_once_done(small_env, floor):
-    """Hovering the object just outside the intermediate goal must not pay more per step than
-    having finished that stage; with the floor, hand A's phase is paid at its maximum from stage
-    2 on (the term ``stage_floor``), without it (the option off) the income drops."""
-    env = small_env("handover", num_envs=1, directions=["right_to_left"], stage_floor=floor)
-    a, b = RIGHT, LEFT
-    r = env.cfg.reward
+def _handover_tips(env, hand_on, a):
+    t = np.zeros((1, 2, 4, 3))
+    t[:, hand_on] = _tips_on(env.stickers_world(0 if hand_on == a else 1))
+    t[:, 1 - hand_on] = _far_tips(1)
+    return t
 
-    def tips(hand_on):
-        t = np.zeros((1, 2, 4, 3))
-        t[:, hand_on] = _tips_on(env.stickers_world(0 if hand_on == a else 1))
-        t[:, 1 - hand_on] = _far_tips(1)
-        return t
 
-    d0 = float(env.goal_distance0[0])
-    _handover_rewards(env, tips(a), touch_a=True)
-    near = env.intermediate_goal + np.array([[0.0, 0.0, 0.06]])  # 6 cm above: not yet stage 2
-    state = _handover_state(env, tips(a), touch_a=True, object_pos=near)
+def _hover_then_finish_stage_2(env):
+    """Per-step income while A holds the object 6 cm above the intermediate goal (stage 1), and
+    the reward terms of the first step after A finished stage 2 (B not there yet)."""
+    a = env.hand_a[0]
+    tips = _handover_tips(env, a, a)
+    _handover_rewards(env, tips, touch_a=True)
+    near = env.intermediate_goal + np.array([[0.0, 0.0, 0.06]])
+    state = _handover_state(env, tips, touch_a=True, object_pos=near)
     state["object_height"] = np.array([0.15])
     env.update_stages(state)
-    hovering = _per_step_income(env.compute_rewards(state))
+    hovering = env.compute_rewards(state)
     assert env.stage[0] == 1
-    assert "stage_floor" in env.compute_rewards(state) and env.compute_rewards(state)["stage_floor"][0] == 0.0
-    _handover_rewards(env, tips(a), touch_a=True, object_pos=env.intermediate_goal.copy())
+    state = _handover_state(env, tips, touch_a=True, object_pos=env.intermediate_goal.copy())
+    state["object_height"] = np.array([0.15])
+    env.update_stages(state)
     assert env.stage[0] == 2
-    # Stage 2: B not there yet, A still holding the object where it finished stage 2.
-    done = _handover_rewards(env, tips(a), touch_a=True, object_pos=env.intermediate_goal.copy())
-    if floor:
+    state = _handover_state(env, tips, touch_a=True, object_pos=env.intermediate_goal.copy())
+    state["object_height"] = np.array([0.15])
+    env.update_stages(state)
+    return hovering, env.compute_rewards(state)
+
+
+@pytest.mark.parametrize("handoff", ["switch", "floor", "continuous"])
+def test_handover_handoff_modes_at_the_stage_2_boundary(small_env, handoff):
+    """Hovering just outside the intermediate goal against having finished stage 2: the hard
+    switch pays less after the boundary (the trap), the floor pays A's phase in full, the
+    continuous handoff keeps contact, lift, hold and the goal progress A made, and loses only
+    the intermediate goal's tracking term."""
+    env = small_env("handover", num_envs=1, directions=["right_to_left"], stage_handoff=handoff)
+    r = env.cfg.reward
+    d0 = float(env.goal_distance0[0])
+    hovering, done = _hover_then_finish_stage_2(env)
+    assert hovering["stage_floor"][0] == 0.0 and hovering["stage_carry"][0] == 0.0
+    if handoff == "switch":
+        assert _per_step_income(done) < _per_step_income(hovering) - 10.0
+        assert done["stage_floor"][0] == 0.0 and done["stage_carry"][0] == 0.0
+    elif handoff == "floor":
         full = r.contact_weight * 4 + r.lift_weight * r.lift_cap_m + r.hold_weight + r.goal_track_weight + r.goal_weight * d0
         assert done["stage_floor"][0] == pytest.approx(full)
-        assert _per_step_income(done) > hovering
+        assert _per_step_income(done) > _per_step_income(hovering)
     else:
+        # Kept: A's contact, lift and hold; the goal progress A made (d0 − 0 at the goal itself).
+        for term in ("lift", "hold"):
+            assert done[term][0] == pytest.approx(hovering[term][0]), term
+        assert done["contact"][0] >= hovering["contact"][0]  # A's stays; B's (far away here) adds a little
+        assert done["stage_carry"][0] == pytest.approx(r.goal_weight * d0)
         assert done["stage_floor"][0] == 0.0
-        assert _per_step_income(done) < hovering
+        # Lost: only the intermediate goal's tracking term (bounded by its weight).
+        assert done["goal_track"][0] == 0.0
+        assert _per_step_income(done) >= _per_step_income(hovering) - r.goal_track_weight
+
+
+def test_handover_continuous_handoff_ends_a_contact_when_b_touches(small_env):
+    env = small_env("handover", num_envs=1, directions=["left_to_right"], stage_handoff="continuous")
+    a, b = LEFT, RIGHT
+    _hover_then_finish_stage_2(env)
+    both = _handover_tips(env, a, a)
+    both[:, b] = _tips_on(env.stickers_world(1))
+    assert _handover_rewards(env, both, touch_a=True)["contact"][0] == pytest.approx(8.0)  # stage 2: both hands count
+    assert env.stage[0] == 2
+    r = _handover_rewards(env, both, touch_a=True, touch_b=True)
+    assert env.stage[0] == 3
+    assert r["contact"][0] == pytest.approx(4.0)  # stage 3: B's alone
+
+
+def test_handover_rejects_an_unknown_handoff():
+    with pytest.raises(ValueError, match="stage_handoff must be one of"):
+        task_config("handover", {"stage_handoff": "smooth"}).validate()
 
 
 def test_termination_penalty_is_paid_once_when_the_object_falls(small_env):

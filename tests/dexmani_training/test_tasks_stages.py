@@ -184,10 +184,13 @@ def test_handover_stages_happen_in_order(small_env, direction):
     assert env.stage[0] == 0 and not any(v.any() for v in env.stage_reached.values())
 
 
-def test_handover_hold_and_goal_track_follow_the_active_hand(small_env):
-    """Before the intermediate goal, ``hold`` and ``goal_track`` pay while A holds; from stage 2
-    on, only while B holds: hand A carrying the object on to the final goal earns neither."""
-    env = small_env("handover", num_envs=1, directions=["right_to_left"])
+@pytest.mark.parametrize("handoff", ["switch", "continuous"])
+def test_handover_hold_and_goal_track_follow_the_active_hand(small_env, handoff):
+    """Before the intermediate goal, ``hold`` and ``goal_track`` pay while A holds. With the hard
+    switch, from stage 2 on only while B holds; with the continuous handoff ``hold`` pays for
+    either hand in stage 2 (A holding the object up for B) and only for B once B has touched it.
+    Hand A carrying the object on to the final goal earns no goal tracking in either mode."""
+    env = small_env("handover", num_envs=1, directions=["right_to_left"], stage_handoff=handoff)
     w = env.cfg.reward.hold_weight
 
     def terms(object_pos, **touch):
@@ -203,9 +206,14 @@ def test_handover_hold_and_goal_track_follow_the_active_hand(small_env):
     terms(mid, a=T)
     assert env.stage[0] == 2
     r = terms(final, a=T)
-    assert r["hold"][0] == 0.0 and r["goal_track"][0] == 0.0
+    assert r["goal_track"][0] == 0.0
+    assert r["hold"][0] == (pytest.approx(w) if handoff == "continuous" else 0.0)
+    assert r["lift"][0] == (pytest.approx(env.cfg.reward.lift_weight * 0.1) if handoff == "continuous" else 0.0)
     r = terms(final, b=T)
+    assert env.stage[0] == 3
     assert r["hold"][0] == pytest.approx(w) and r["goal_track"][0] > 0
+    r = terms(final, a=T)  # B has touched it: A alone holding it earns nothing of hold, lift or tracking
+    assert r["hold"][0] == 0.0 and r["goal_track"][0] == 0.0 and r["lift"][0] == 0.0
 
 
 def test_handover_library_states_take_hand_a_from_the_object_side(small_env):

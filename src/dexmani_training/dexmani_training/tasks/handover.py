@@ -18,16 +18,25 @@ the *active* hand (A while a = 0, B while a = 1) holds the object, and the small
 penalty. Holding by hand A pays nothing once a = 1, so carrying the object on to the final
 goal with A is not a handover the reward prefers.
 
-``stage_floor`` (on by default): once a = 1, hand A's phase is paid every step at the most it
-could pay (4 fingertips on stickers, the lift at its cap, held, on the intermediate goal: the
-goal term with distance 0), as the term ``stage_floor``. Without it, finishing stage 2 cuts
-the per-step income of the A phase (about 18 per second when the object is held 5 cm from the
-intermediate goal) to almost nothing, for a one-time bonus of 10: a run started from the grasp
-specialist learned to hover the object 6.6–10 cm from the intermediate goal (59 of 64
-evaluation episodes, 1.5 M steps) and never to finish the stage. With the floor, moving on never
-pays less than staying.
-Hand A's stickers are on the object's sides, hand B's on its top and bottom (B takes the
-object over A's fingers).
+How the reward hands over from A's phase to B's (``stage_handoff``):
+
+- ``switch`` — the paper's hard switch above: at stage 2 every A-phase term stops. Finishing
+  stage 2 then cuts the per-step income (about 18 per second with the object held 5 cm from the
+  intermediate goal: contact, lift, hold, goal progress, goal tracking) for a one-time bonus of
+  10, and a run started from the grasp specialist learned to hover the cylinder 6.6–10 cm from
+  the intermediate goal (59 of 64 evaluation episodes at 1.5 M steps) and never to finish it.
+- ``floor`` — as ``switch``, plus, from stage 2 on, A's phase paid every step at the most it
+  could pay (term ``stage_floor``, about 28 per second). Moving on never pays less, but the
+  library's episodes (which often start at the intermediate goal) then carry a large return that
+  swamps the nominal ones: three runs lost the grasp specialist's lift from nominal resets
+  (nominal intermediate 0–0.02 at 0.8 M steps, against 0.18–0.36 with ``switch``).
+- ``continuous`` (default) — nothing the policy has earned disappears at a stage boundary:
+  hand A's contact term stays on until hand B touches (stage 3), ``lift`` and ``hold`` pay while
+  the object is held up by A (stages 0–1), by either hand (stage 2), by B (from stage 3), and
+  the goal progress A made towards the intermediate goal is kept as a constant (term
+  ``stage_carry``: 30 × (d₀ − d) at the switch, at most 30·d₀). Only the intermediate goal's
+  tracking term (up to 10 per second, 2.4 at 5 cm) ends at stage 2, against the stage bonus of 10
+  and hand B's contact term starting.
 """
 
 from __future__ import annotations
@@ -40,6 +49,7 @@ from .base import LEFT, RIGHT, ManipulationEnv, TaskConfig
 from .rewards import contact_sticker_reward, goal_tracking_reward, object_goal_reward, stage_bonus
 
 DIRECTIONS = ("right_to_left", "left_to_right")
+HANDOFFS = ("switch", "floor", "continuous")
 
 
 @dataclass
@@ -62,10 +72,12 @@ class HandoverConfig(TaskConfig):
     sticker_pattern_b: str = "top_bottom_centres"
     mirror_symmetry: bool = True  # left-to-right episodes are seen as mirrored right-to-left ones
     actor_fingertips: bool = True  # as for grasp_and_reach, whose grasp hand A repeats
-    stage_floor: bool = True  # pay A's phase at its maximum once it is done (see the module docstring)
+    stage_handoff: str = "continuous"  # switch | floor | continuous (see the module docstring)
 
     def validate(self) -> None:
         super().validate()
+        if self.stage_handoff not in HANDOFFS:
+            raise ValueError(f"stage_handoff must be one of {list(HANDOFFS)}, got {self.stage_handoff!r}")
         bad = [d for d in self.directions if d not in DIRECTIONS]
         if bad or not self.directions:
             raise ValueError(f"directions must be a non-empty subset of {list(DIRECTIONS)}, got {list(self.directions)}")
@@ -92,6 +104,7 @@ class Handover(ManipulationEnv):
             self.intermediate_goal = np.zeros((n, 3))
             self.final_goal = np.zeros((n, 3))
             self.intermediate_distance0 = np.zeros(n)  # the A phase's goal reference, kept for the floor
+            self.goal_carry = np.zeros(n)  # the A phase's goal progress at the switch (continuous handoff)
 
     def sample_nominal_object(self, ids):
         self._ensure_state()
@@ -144,6 +157,8 @@ class Handover(ManipulationEnv):
         s = np.where((s == 1) & at_mid & touch_a & off_table, 2, s)
         switched = (s >= 2) & (self.stage < 2)  # the goal becomes the final one: new reference distance
         self.intermediate_distance0 = np.where(switched, self.goal_distance0, self.intermediate_distance0)
+        progress = -object_goal_reward(pos, self.intermediate_goal, -1.0, self.goal_distance0)  # d0 − d
+        self.goal_carry = np.where(switched, progress, self.goal_carry)
         self.goal_distance0 = np.where(switched, np.linalg.norm(pos - self.final_goal, axis=1), self.goal_distance0)
         s = np.where((s == 2) & touch_b, 3, s)
         self.stage = s
@@ -154,6 +169,8 @@ class Handover(ManipulationEnv):
         state["held_a"] = touch_a & off_table
         # The hand the current stage is about: A until the intermediate goal, then B.
         state["held_active"] = np.where(s >= 2, touch_b, touch_a) & off_table
+        # Continuous handoff: held up by A, then (stage 2) by either hand, then by B.
+        state["held_up"] = np.where(s < 2, touch_a, np.where(s == 2, touch_a | touch_b, touch_b)) & off_table
         at_final = np.linalg.norm(pos - self.final_goal, axis=1) <= c.success_distance_m
         return (s >= 3) & at_final & touch_b & off_table
 
@@ -167,19 +184,29 @@ class Handover(ManipulationEnv):
         st_a, st_b = self.stickers_world(LEFT), self.stickers_world(RIGHT)
         st_left = np.where(a_is_left[:, None, None], st_a, st_b)
         st_right = np.where(a_is_left[:, None, None], st_b, st_a)
-        w_left = np.where(a_is_left, 1.0 - a, a)
-        contact = contact_sticker_reward(st_left, tips[:, LEFT], st_right, tips[:, RIGHT], r.contact_alpha, r.contact_beta, w_left, 1.0 - w_left)
-        lift = np.clip(state["object_height"], 0.0, r.lift_cap_m) * state["held_a"] * (1.0 - a)
+        mode = self.cfg.stage_handoff
+        if mode == "continuous":  # A's contact until B touches; B's from stage 2
+            w_a, w_b = (self.stage < 3).astype(float), a
+            held_up = state["held_up"]
+        else:
+            w_a, w_b = 1.0 - a, a
+            held_up = state["held_a"] * (1.0 - a)
+        w_left = np.where(a_is_left, w_a, w_b)
+        w_right = np.where(a_is_left, w_b, w_a)
+        contact = contact_sticker_reward(st_left, tips[:, LEFT], st_right, tips[:, RIGHT], r.contact_alpha, r.contact_beta, w_left, w_right)
+        lift = np.clip(state["object_height"], 0.0, r.lift_cap_m) * held_up
+        hold = held_up if mode == "continuous" else state["held_active"]
         bonus = stage_bonus(self.stage, self._old_stage, r.stage_bonus_scale) / self.dt_s  # paid once; the env multiplies by dt
-        floor = a * self.phase_a_maximum() if self.cfg.stage_floor else np.zeros(self.num_envs)
+        zero = np.zeros(self.num_envs)
         return {
             "contact": r.contact_weight * contact,
             "goal": object_goal_reward(state["object_pos"], self.goal, r.goal_weight, self.goal_distance0),
             "lift": r.lift_weight * lift,
-            "hold": r.hold_weight * state["held_active"],
+            "hold": r.hold_weight * hold,
             "goal_track": goal_tracking_reward(state["object_pos"], self.goal, state["held_active"], r.goal_track_weight, r.goal_track_width_m),
             "stage_bonus": bonus,
-            "stage_floor": floor,
+            "stage_floor": a * self.phase_a_maximum() if mode == "floor" else zero,
+            "stage_carry": a * r.goal_weight * self.goal_carry if mode == "continuous" else zero,
             "success": r.success_bonus * state["success_now"],
         }
 
