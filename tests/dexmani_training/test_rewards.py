@@ -325,28 +325,45 @@ def test_handover_handoff_modes_at_the_stage_2_boundary(small_env, handoff):
         assert done["stage_floor"][0] == pytest.approx(full)
         assert _per_step_income(done) > _per_step_income(hovering)
     else:
-        # Kept: A's contact, lift and hold; the goal progress A made (d0 − 0 at the goal itself).
+        # Kept: lift and hold (the object is held up); A's contact term and the goal progress A
+        # made (d0 − 0 at the goal itself) as constants; the contact term is B's from now on.
         for term in ("lift", "hold"):
             assert done[term][0] == pytest.approx(hovering[term][0]), term
-        assert done["contact"][0] >= hovering["contact"][0]  # A's stays; B's (far away here) adds a little
-        assert done["stage_carry"][0] == pytest.approx(r.goal_weight * d0)
+        assert done["stage_carry"][0] == pytest.approx(r.goal_weight * d0 + r.contact_weight * 4.0)
+        assert done["contact"][0] < 0.5  # B's fingertips are far away
         assert done["stage_floor"][0] == 0.0
         # Lost: only the intermediate goal's tracking term (bounded by its weight).
         assert done["goal_track"][0] == 0.0
         assert _per_step_income(done) >= _per_step_income(hovering) - r.goal_track_weight
 
 
-def test_handover_continuous_handoff_ends_a_contact_when_b_touches(small_env):
+def test_handover_continuous_handoff_costs_nothing_when_b_touches_or_a_lets_go(small_env):
+    """With the continuous handoff hand B's first touch (stage 3) changes no term, and A letting
+    go while B holds the object up costs nothing: there is no reason to keep B away."""
     env = small_env("handover", num_envs=1, directions=["left_to_right"], stage_handoff="continuous")
     a, b = LEFT, RIGHT
     _hover_then_finish_stage_2(env)
     both = _handover_tips(env, a, a)
     both[:, b] = _tips_on(env.stickers_world(1))
-    assert _handover_rewards(env, both, touch_a=True)["contact"][0] == pytest.approx(8.0)  # stage 2: both hands count
+    up = np.array([0.15])
+
+    def step(**touch):
+        state = _handover_state(env, both, **touch)
+        state["object_height"] = up
+        env.update_stages(state)
+        return env.compute_rewards(state)
+
+    before = step(touch_a=True)
     assert env.stage[0] == 2
-    r = _handover_rewards(env, both, touch_a=True, touch_b=True)
+    touched = step(touch_a=True, touch_b=True)
     assert env.stage[0] == 3
-    assert r["contact"][0] == pytest.approx(4.0)  # stage 3: B's alone
+    released = step(touch_b=True)
+    for term in ("contact", "lift", "hold", "stage_carry", "goal"):
+        assert touched[term][0] == pytest.approx(before[term][0]), term
+        assert released[term][0] == pytest.approx(before[term][0]), term
+    assert before["contact"][0] == pytest.approx(4.0)  # B's fingertips on B's stickers
+    dropped = step(touch_b=True, table=True)  # on the table: held up by nobody
+    assert dropped["lift"][0] == 0.0 and dropped["hold"][0] == 0.0
 
 
 def test_handover_rejects_an_unknown_handoff():

@@ -30,13 +30,17 @@ How the reward hands over from A's phase to B's (``stage_handoff``):
   library's episodes (which often start at the intermediate goal) then carry a large return that
   swamps the nominal ones: three runs lost the grasp specialist's lift from nominal resets
   (nominal intermediate 0–0.02 at 0.8 M steps, against 0.18–0.36 with ``switch``).
-- ``continuous`` (default) — nothing the policy has earned disappears at a stage boundary:
-  hand A's contact term stays on until hand B touches (stage 3), ``lift`` and ``hold`` pay while
-  the object is held up by A (stages 0–1), by either hand (stage 2), by B (from stage 3), and
-  the goal progress A made towards the intermediate goal is kept as a constant (term
-  ``stage_carry``: 30 × (d₀ − d) at the switch, at most 30·d₀). Only the intermediate goal's
-  tracking term (up to 10 per second, 2.4 at 5 cm) ends at stage 2, against the stage bonus of 10
-  and hand B's contact term starting.
+- ``continuous`` (default) — nothing the policy has earned disappears at a stage boundary.
+  From stage 2 on, what A earned is kept as constants (term ``stage_carry``): its contact term
+  and its goal progress towards the intermediate goal (30 × (d₀ − d)), both at their values at
+  the switch; ``lift`` and ``hold`` pay while the object is held up by either hand; hand B's
+  contact term, the final goal's progress and tracking (while B holds) start. Hand B's first
+  touch (stage 3) changes no term, so touching never costs anything, and A may let go without
+  losing income as long as the object stays up. Only the intermediate goal's tracking term
+  ends at stage 2. An earlier version paid A's contact term until B touched and ``lift`` /
+  ``hold`` only for B from then on: that moved the trap to B's first touch, and two runs learned
+  to keep B away (training-episode contact-B rate falling from 0.2 to 0–0.04 from nominal
+  resets while the intermediate rate rose to 0.5–0.67, 1.3 M steps).
 """
 
 from __future__ import annotations
@@ -105,6 +109,7 @@ class Handover(ManipulationEnv):
             self.final_goal = np.zeros((n, 3))
             self.intermediate_distance0 = np.zeros(n)  # the A phase's goal reference, kept for the floor
             self.goal_carry = np.zeros(n)  # the A phase's goal progress at the switch (continuous handoff)
+            self.contact_carry = np.zeros(n)  # and hand A's contact term at the switch
 
     def sample_nominal_object(self, ids):
         self._ensure_state()
@@ -159,6 +164,8 @@ class Handover(ManipulationEnv):
         self.intermediate_distance0 = np.where(switched, self.goal_distance0, self.intermediate_distance0)
         progress = -object_goal_reward(pos, self.intermediate_goal, -1.0, self.goal_distance0)  # d0 − d
         self.goal_carry = np.where(switched, progress, self.goal_carry)
+        if switched.any():
+            self.contact_carry = np.where(switched, self._contact_of_hand_a(state), self.contact_carry)
         self.goal_distance0 = np.where(switched, np.linalg.norm(pos - self.final_goal, axis=1), self.goal_distance0)
         s = np.where((s == 2) & touch_b, 3, s)
         self.stage = s
@@ -169,8 +176,8 @@ class Handover(ManipulationEnv):
         state["held_a"] = touch_a & off_table
         # The hand the current stage is about: A until the intermediate goal, then B.
         state["held_active"] = np.where(s >= 2, touch_b, touch_a) & off_table
-        # Continuous handoff: held up by A, then (stage 2) by either hand, then by B.
-        state["held_up"] = np.where(s < 2, touch_a, np.where(s == 2, touch_a | touch_b, touch_b)) & off_table
+        # Continuous handoff: held up by A, then (from stage 2) by either hand.
+        state["held_up"] = np.where(s < 2, touch_a, touch_a | touch_b) & off_table
         at_final = np.linalg.norm(pos - self.final_goal, axis=1) <= c.success_distance_m
         return (s >= 3) & at_final & touch_b & off_table
 
@@ -185,15 +192,9 @@ class Handover(ManipulationEnv):
         st_left = np.where(a_is_left[:, None, None], st_a, st_b)
         st_right = np.where(a_is_left[:, None, None], st_b, st_a)
         mode = self.cfg.stage_handoff
-        if mode == "continuous":  # A's contact until B touches; B's from stage 2
-            w_a, w_b = (self.stage < 3).astype(float), a
-            held_up = state["held_up"]
-        else:
-            w_a, w_b = 1.0 - a, a
-            held_up = state["held_a"] * (1.0 - a)
-        w_left = np.where(a_is_left, w_a, w_b)
-        w_right = np.where(a_is_left, w_b, w_a)
-        contact = contact_sticker_reward(st_left, tips[:, LEFT], st_right, tips[:, RIGHT], r.contact_alpha, r.contact_beta, w_left, w_right)
+        w_left = np.where(a_is_left, 1.0 - a, a)
+        contact = contact_sticker_reward(st_left, tips[:, LEFT], st_right, tips[:, RIGHT], r.contact_alpha, r.contact_beta, w_left, 1.0 - w_left)
+        held_up = state["held_up"] if mode == "continuous" else state["held_a"] * (1.0 - a)
         lift = np.clip(state["object_height"], 0.0, r.lift_cap_m) * held_up
         hold = held_up if mode == "continuous" else state["held_active"]
         bonus = stage_bonus(self.stage, self._old_stage, r.stage_bonus_scale) / self.dt_s  # paid once; the env multiplies by dt
@@ -206,9 +207,18 @@ class Handover(ManipulationEnv):
             "goal_track": goal_tracking_reward(state["object_pos"], self.goal, state["held_active"], r.goal_track_weight, r.goal_track_width_m),
             "stage_bonus": bonus,
             "stage_floor": a * self.phase_a_maximum() if mode == "floor" else zero,
-            "stage_carry": a * r.goal_weight * self.goal_carry if mode == "continuous" else zero,
+            "stage_carry": a * (r.goal_weight * self.goal_carry + r.contact_weight * self.contact_carry) if mode == "continuous" else zero,
             "success": r.success_bonus * state["success_now"],
         }
+
+    def _contact_of_hand_a(self, state) -> np.ndarray:
+        """Hand A's contact term alone (N,), on A's stickers."""
+        r = self.cfg.reward
+        tips = state["fingertips"] if "fingertips" in state else self.sim.fingertip_pos()
+        a_is_left = self.hand_a == LEFT
+        st_a = self.stickers_world(LEFT)  # index 0: pattern A (see compute_rewards)
+        return contact_sticker_reward(st_a, tips[:, LEFT], st_a, tips[:, RIGHT], r.contact_alpha, r.contact_beta,
+                                      a_is_left.astype(float), (~a_is_left).astype(float))
 
     def phase_a_maximum(self) -> np.ndarray:
         """The most hand A's phase pays per second (N,): contact with all 4 fingertips on their
