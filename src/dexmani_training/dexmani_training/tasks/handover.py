@@ -29,7 +29,7 @@ How the reward hands over from A's phase to B's (``stage_handoff``):
   could pay (term ``stage_floor``, about 28 per second). Moving on never pays less, but the
   library's episodes (which often start at the intermediate goal) then carry a large return that
   swamps the nominal ones: three runs lost the grasp specialist's lift from nominal resets
-  (nominal intermediate 0–0.02 at 0.8 M steps, against 0.18–0.36 with ``switch``).
+  (nominal intermediate 0–0.02 at 0.8 M steps, against 0.1–0.36 with ``switch``).
 - ``continuous`` (default) — nothing the policy has earned disappears at a stage boundary.
   From stage 2 on, what A earned is kept as constants (term ``stage_carry``): its contact term
   and its goal progress towards the intermediate goal (30 × (d₀ − d)), both at their values at
@@ -39,8 +39,8 @@ How the reward hands over from A's phase to B's (``stage_handoff``):
   losing income as long as the object stays up. Only the intermediate goal's tracking term
   ends at stage 2. An earlier version paid A's contact term until B touched and ``lift`` /
   ``hold`` only for B from then on: that moved the trap to B's first touch, and two runs learned
-  to keep B away (training-episode contact-B rate falling from 0.2 to 0–0.04 from nominal
-  resets while the intermediate rate rose to 0.5–0.67, 1.3 M steps).
+  to keep B away (from nominal resets, training-episode contact-B rate 0–0.22, mostly below
+  0.06, while the intermediate rate rose to 0.5–0.67, 1.3 M steps).
 """
 
 from __future__ import annotations
