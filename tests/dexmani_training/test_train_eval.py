@@ -494,3 +494,16 @@ def test_a_checkpoint_from_before_actor_fingertips_evaluates_without_them(tmp_pa
     # A new grasp run has them: 24 more actor inputs.
     new = Trainer(tmp_path / "new", _cfg("grasp_and_reach"), tiny_train_config(1), seed=0, progress=False)
     assert new.env.get_observations()["policy"].shape[1] == 58 + 24
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_every_task_ships_a_specialist_that_evaluates_after_install(task, capsys):
+    """`dexmani eval --task T` without --checkpoint uses the shipped specialist of every task."""
+    from dexmani_training.cli_rl import shipped_checkpoint
+
+    path = shipped_checkpoint(task)
+    assert path.is_file(), f"no shipped {task} specialist at {path}"
+    meta = load_checkpoint(path, task)["dexmani"]
+    assert meta["provenance"]["note"]  # how it was trained
+    result = _eval_json(capsys, ["eval", "--task", task, "--episodes", "2", "--num-envs", "2", "--json"])
+    assert result["task"] == task and result["episodes"] == 2 and 0.0 <= result["success_rate"] <= 1.0
