@@ -15,8 +15,12 @@ paper: r = (1−a)·(r_contact(A) + r_goal(intermediate)) + a·(r_contact(B) + r
 plus a bonus paid once when stage k is first reached, ``stage_bonus_scale · k``, a lift
 shaping term while A holds the object in stage a = 0, ``hold`` and ``goal_track`` paid while
 the *active* hand (A while a = 0, B while a = 1) holds the object, and the small action-rate
-penalty. Holding by hand A pays nothing once a = 1, so carrying the object on to the final
-goal with A is not a handover the reward prefers.
+penalty. With the hard switch, holding by hand A pays nothing once a = 1, so carrying the
+object on to the final goal with A is not a handover the reward prefers; the continuous handoff
+(the default, below) pays ``lift`` and ``hold`` for either hand but ``goal_track`` only for B, and
+success needs B's touch at a final goal A cannot reach.
+Hand A's stickers are on the object's sides, hand B's on its top and bottom (B takes the
+object over A's fingers).
 
 How the reward hands over from A's phase to B's (``stage_handoff``):
 
