@@ -299,6 +299,7 @@ def _hover_then_finish_stage_2(env):
     state = _handover_state(env, tips, touch_a=True, object_pos=env.intermediate_goal.copy())
     state["object_height"] = np.array([0.15])
     env.update_stages(state)
+    env.compute_rewards(state)  # as every env step does after the stage update
     assert env.stage[0] == 2
     state = _handover_state(env, tips, touch_a=True, object_pos=env.intermediate_goal.copy())
     state["object_height"] = np.array([0.15])

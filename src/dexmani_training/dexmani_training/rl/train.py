@@ -219,7 +219,9 @@ def warm_start_actor(alg, cfg: TaskConfig, ppo: PPOConfig, source: str | Path) -
     meta = d["dexmani"]
     src = checkpoint_task_config(d, source)
     own = alg.actor.state_dict()
-    n_obs = int(own["mlp.0.weight"].shape[1])
+    layers = sorted((k for k in own if k.startswith("mlp.") and k.endswith(".weight")), key=lambda k: int(k.split(".")[1]))
+    first, out = layers[0], layers[-1]
+    n_obs = int(own[first].shape[1])
     theirs = d["actor_state_dict"]
     mismatch = [f"{opt}: {getattr(src, opt)} in {meta['task']}, {getattr(cfg, opt)} here"
                 for opt in (*OBSERVATION_OPTIONS, "mirror_symmetry") if getattr(src, opt) != getattr(cfg, opt)]
@@ -236,7 +238,6 @@ def warm_start_actor(alg, cfg: TaskConfig, ppo: PPOConfig, source: str | Path) -
     fresh = TASKS[src.task][1].unused_actions(src) & ~TASKS[cfg.task][1].unused_actions(cfg)
     if fresh.any():
         rows = torch.as_tensor(fresh)
-        out = max((k for k in sd if k.startswith("mlp.") and k.endswith(".weight")), key=lambda k: int(k.split(".")[1]))
         sd[out][rows] = 0.0
         sd[out.replace(".weight", ".bias")][rows] = 0.0
         for k in sd:
@@ -252,7 +253,6 @@ def warm_start_actor(alg, cfg: TaskConfig, ppo: PPOConfig, source: str | Path) -
     flat = torch.zeros(n_obs, dtype=torch.bool)
     if "obs_normalizer._std" in sd:
         flat = sd["obs_normalizer._std"].reshape(-1) < FLAT_INPUT_STD
-        first = min((k for k in sd if k.startswith("mlp.") and k.endswith(".weight")), key=lambda k: int(k.split(".")[1]))
         sd[first][:, flat] = 0.0
         for k in ("obs_normalizer._var", "obs_normalizer._std"):
             sd[k].reshape(-1)[flat] = 1.0

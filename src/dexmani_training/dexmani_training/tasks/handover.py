@@ -54,7 +54,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .base import LEFT, RIGHT, ManipulationEnv, TaskConfig
-from .rewards import contact_sticker_reward, goal_tracking_reward, object_goal_reward, stage_bonus
+from .rewards import goal_tracking_reward, hand_contact_reward, object_goal_reward, stage_bonus
 
 DIRECTIONS = ("right_to_left", "left_to_right")
 HANDOFFS = ("switch", "floor", "continuous")
@@ -168,8 +168,6 @@ class Handover(ManipulationEnv):
         self.intermediate_distance0 = np.where(switched, self.goal_distance0, self.intermediate_distance0)
         progress = -object_goal_reward(pos, self.intermediate_goal, -1.0, self.goal_distance0)  # d0 − d
         self.goal_carry = np.where(switched, progress, self.goal_carry)
-        if switched.any():
-            self.contact_carry = np.where(switched, self._contact_of_hand_a(state), self.contact_carry)
         self.goal_distance0 = np.where(switched, np.linalg.norm(pos - self.final_goal, axis=1), self.goal_distance0)
         s = np.where((s == 2) & touch_b, 3, s)
         self.stage = s
@@ -193,11 +191,16 @@ class Handover(ManipulationEnv):
         a_is_left = self.hand_a == LEFT
         # Pattern A on hand A's side, pattern B on hand B's side.
         st_a, st_b = self.stickers_world(LEFT), self.stickers_world(RIGHT)
-        st_left = np.where(a_is_left[:, None, None], st_a, st_b)
-        st_right = np.where(a_is_left[:, None, None], st_b, st_a)
+        # Each hand's contact term on its own stickers: α is the left hand's scale, β the right's.
+        tips_a = np.where(a_is_left[:, None, None], tips[:, LEFT], tips[:, RIGHT])
+        tips_b = np.where(a_is_left[:, None, None], tips[:, RIGHT], tips[:, LEFT])
+        contact_a = hand_contact_reward(st_a, tips_a, np.where(a_is_left, r.contact_alpha, r.contact_beta)[:, None])
+        contact_b = hand_contact_reward(st_b, tips_b, np.where(a_is_left, r.contact_beta, r.contact_alpha)[:, None])
+        contact = (1.0 - a) * contact_a + a * contact_b
         mode = self.cfg.stage_handoff
-        w_left = np.where(a_is_left, 1.0 - a, a)
-        contact = contact_sticker_reward(st_left, tips[:, LEFT], st_right, tips[:, RIGHT], r.contact_alpha, r.contact_beta, w_left, 1.0 - w_left)
+        if mode == "continuous":  # A's contact term at the switch, kept from then on
+            switched = (self.stage >= 2) & (self._old_stage < 2)
+            self.contact_carry = np.where(switched, contact_a, self.contact_carry)
         held_up = state["held_up"] if mode == "continuous" else state["held_a"] * (1.0 - a)
         lift = np.clip(state["object_height"], 0.0, r.lift_cap_m) * held_up
         hold = held_up if mode == "continuous" else state["held_active"]
@@ -214,15 +217,6 @@ class Handover(ManipulationEnv):
             "stage_carry": a * (r.goal_weight * self.goal_carry + r.contact_weight * self.contact_carry) if mode == "continuous" else zero,
             "success": r.success_bonus * state["success_now"],
         }
-
-    def _contact_of_hand_a(self, state) -> np.ndarray:
-        """Hand A's contact term alone (N,), on A's stickers."""
-        r = self.cfg.reward
-        tips = state["fingertips"] if "fingertips" in state else self.sim.fingertip_pos()
-        a_is_left = self.hand_a == LEFT
-        st_a = self.stickers_world(LEFT)  # index 0: pattern A (see compute_rewards)
-        return contact_sticker_reward(st_a, tips[:, LEFT], st_a, tips[:, RIGHT], r.contact_alpha, r.contact_beta,
-                                      a_is_left.astype(float), (~a_is_left).astype(float))
 
     def phase_a_maximum(self) -> np.ndarray:
         """The most hand A's phase pays per second (N,): contact with all 4 fingertips on their

@@ -51,9 +51,14 @@ def contact_sticker_reward(
     weight_right: np.ndarray | float = 1.0,
 ) -> np.ndarray:
     """The paper's r_contact (N,), each hand's sum weighted (0 switches a hand off)."""
-    left = (1.0 / (1.0 + alpha * nearest_sticker_distance(stickers_left, fingertips_left))).sum(axis=1)
-    right = (1.0 / (1.0 + beta * nearest_sticker_distance(stickers_right, fingertips_right))).sum(axis=1)
+    left = hand_contact_reward(stickers_left, fingertips_left, alpha)
+    right = hand_contact_reward(stickers_right, fingertips_right, beta)
     return np.asarray(weight_left) * left + np.asarray(weight_right) * right
+
+
+def hand_contact_reward(stickers: np.ndarray, fingertips: np.ndarray, scale: float) -> np.ndarray:
+    """One hand's part of r_contact (N,): Σ_i 1 / (1 + scale·d(X, F_i)), at most 4."""
+    return (1.0 / (1.0 + scale * nearest_sticker_distance(stickers, fingertips))).sum(axis=1)
 
 
 def object_goal_reward(object_pos: np.ndarray, goal_pos: np.ndarray, weight: float,
