@@ -70,6 +70,14 @@ def test_save_load_round_trip(tmp_path):
     np.testing.assert_allclose(back.joint_pos, lib.joint_pos, atol=1e-6)
     np.testing.assert_allclose(back.object_pose, lib.object_pose, atol=1e-6)
     assert back.meta == lib.meta
+    np.testing.assert_array_equal(back.lead_hand, [-1, -1, -1, -1])  # not given: not known
+    lib.lead_hand[:] = [0, 1, -1, 1]
+    lib.save(path, force=True)
+    np.testing.assert_array_equal(InitLibrary.load(path).lead_hand, [0, 1, -1, 1])
+    np.testing.assert_array_equal(lib.mirrored().lead_hand, [1, 0, -1, 0])  # left and right swap
+    np.testing.assert_array_equal(lib.concat(lib.mirrored()).lead_hand, [0, 1, -1, 1, 1, 0, -1, 0])
+    with pytest.raises(InitLibraryError, match="lead_hand"):
+        InitLibrary(lib.joint_pos, lib.object_pose, lead_hand=[0, 1, 2, 1])
     with np.load(path) as data:
         assert [str(n) for n in data["joint_names"]] == NAMES
     # Never overwrite without force; .npz only.
@@ -485,6 +493,16 @@ def test_library_from_a_policy_keeps_lifted_held_states(tmp_path, capsys):
                                                    "init": {"probability": 1.0}}), seed=0, num_threads=1, init_library=lib)
     st = env._state()
     assert not st["contact_table"].any() and np.all(st["object_height"] >= 0.05 - 1e-6)
+    # Each state keeps the hand that grasped in its episode; the reset gives that hand the task.
+    assert np.isin(lib.lead_hand, (0, 1)).all()
+    np.testing.assert_array_equal(env.active_side, env.library_lead_hand)
+    touching = np.where(env.active_side == 0, st["contact_left"], st["contact_right"])
+    assert touching.all()
+    # Held and lifted: the episode had reached contact and pickup (its own task's stages).
+    assert np.all(lib.stage >= 2)
+    # Rollouts of another task's policy do not know this task's stages.
+    other = library_from_policy(ckpt, "handover", episodes=32, num_envs=32, num_threads=1)
+    assert np.all(other.stage == -1) and np.isin(other.lead_hand, (0, 1)).all()
     with pytest.raises(InitLibraryError, match="in none of 2 episodes"):
         library_from_policy(ckpt, "grasp_and_reach", episodes=2, num_envs=2, min_height_m=1.0, num_threads=1)
     out = tmp_path / "lib.npz"

@@ -244,11 +244,35 @@ def test_handover_stage_switches_the_active_hand(small_env, direction):
     # distance at the switch (the object at the intermediate goal): 0 there, positive closer.
     dist = np.linalg.norm(env.intermediate_goal - env.final_goal, axis=1)
     np.testing.assert_allclose(env.goal_distance0, dist)
-    r = _handover_rewards(env, tips(b), object_pos=env.intermediate_goal.copy())
+    r = _handover_rewards(env, tips(b), touch_b=True, object_pos=env.intermediate_goal.copy())
     np.testing.assert_allclose(r["goal"], 0.0, atol=1e-12)
     closer = env.intermediate_goal + 0.03 * (env.final_goal - env.intermediate_goal) / dist[:, None]
-    r = _handover_rewards(env, tips(b), object_pos=closer)
+    r = _handover_rewards(env, tips(b), touch_b=True, object_pos=closer)
     np.testing.assert_allclose(r["goal"], env.cfg.reward.goal_weight * 0.03, rtol=1e-9)
+
+
+@pytest.mark.parametrize("needs_b", [True, False])
+def test_handover_final_goal_progress_needs_hand_b(small_env, needs_b):
+    """From stage 2 on, bringing the object closer to the final goal pays only while hand B
+    touches it (``final_goal_needs_b``); hand A carrying it there alone earns nothing for it.
+    Before stage 2 the intermediate goal's progress pays with A alone."""
+    env = small_env("handover", num_envs=1, directions=["right_to_left"], final_goal_needs_b=needs_b)
+    a, b = RIGHT, LEFT
+    tips = _handover_tips(env, a, a)
+    toward = 0.5 * (env.sim.object_pose()[:, :3] + env.intermediate_goal)
+    assert _handover_rewards(env, tips, touch_a=True, object_pos=toward)["goal"][0] > 0.5  # stage 1, A alone
+    _hover_then_finish_stage_2(env)
+    dist = np.linalg.norm(env.intermediate_goal - env.final_goal, axis=1)
+    closer = env.intermediate_goal + 0.1 * (env.final_goal - env.intermediate_goal) / dist[:, None]
+    by_a = _handover_rewards(env, tips, touch_a=True, object_pos=closer)["goal"][0]
+    with_b = _handover_rewards(env, tips, touch_a=True, touch_b=True, object_pos=closer)["goal"][0]
+    assert with_b == pytest.approx(env.cfg.reward.goal_weight * 0.1)
+    assert by_a == (0.0 if needs_b else pytest.approx(with_b))
+    # Moving it away costs the same with or without B: B's touch never costs anything.
+    away = env.intermediate_goal - 0.1 * (env.final_goal - env.intermediate_goal) / dist[:, None]
+    by_a = _handover_rewards(env, tips, touch_a=True, object_pos=away)["goal"][0]
+    with_b = _handover_rewards(env, tips, touch_a=True, touch_b=True, object_pos=away)["goal"][0]
+    assert by_a == pytest.approx(with_b) and by_a < -0.5 * env.cfg.reward.goal_weight * 0.1
 
 
 def test_handover_stage_bonus_is_paid_once_per_stage(small_env):

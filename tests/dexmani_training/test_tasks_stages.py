@@ -237,6 +237,69 @@ def test_handover_library_states_take_hand_a_from_the_object_side(small_env):
     np.testing.assert_allclose(env.final_goal[:, 1], -sign_a * env.cfg.final_abs_y_m)
 
 
+def test_handover_library_states_keep_their_recorded_hand_a(small_env):
+    """A state recorded with its lead hand keeps that hand as A even with the object carried
+    across the midline (a state from after hand B's touch); unknown lead hands fall back to the
+    object's side."""
+    from dexmani_training.init_library import InitLibrary
+    from dexmani_training.tasks.base import ready_pose
+
+    q = ready_pose()
+    # Object on the left of the table in both; the first was begun by the right hand.
+    lib = InitLibrary(np.stack([q, q]), np.array([[0.33, 0.1, 0.95, 1, 0, 0, 0]] * 2, dtype=float), lead_hand=[RIGHT, -1])
+    env = small_env("handover", num_envs=16, seed=3, init={"probability": 1.0}, init_library=lib)
+    recorded = env.library_lead_hand == RIGHT
+    assert recorded.any() and (~recorded).any()
+    np.testing.assert_array_equal(env.hand_a, np.where(recorded, RIGHT, LEFT))
+    np.testing.assert_allclose(env.final_goal[recorded, 1], env.cfg.final_abs_y_m)  # B (left) side
+    np.testing.assert_allclose(env.final_goal[~recorded, 1], -env.cfg.final_abs_y_m)
+    np.testing.assert_array_equal(env.lead_hand(), env.hand_a)
+
+
+def test_handover_library_states_resume_at_their_recorded_stage(small_env):
+    """A state recorded after hand B's touch (3 stages reached) resumes there: the final goal is
+    the goal, the first three stages count as reached, success must be earned again; a state
+    recorded at stage 1 keeps the intermediate goal; an unknown stage starts from stage 0."""
+    from dexmani_training.init_library import InitLibrary
+    from dexmani_training.tasks.base import ready_pose
+
+    q = ready_pose()
+    pose = np.array([[0.33, 0.1, 0.95, 1, 0, 0, 0]] * 4, dtype=float)
+    lib = InitLibrary(np.stack([q] * 4), pose, lead_hand=[RIGHT] * 4, stage=[3, 4, 1, -1])
+    env = small_env("handover", num_envs=32, seed=5, init={"probability": 1.0}, init_library=lib)
+    rec = env.library_stage
+    assert set(rec.tolist()) == {3, 4, 1, -1}
+    np.testing.assert_array_equal(env.stage, np.select([rec >= 3, rec == 1], [3, 1], 0))
+    late = rec >= 3
+    for name in ("contact_a", "intermediate", "contact_b"):
+        np.testing.assert_array_equal(env.stage_reached[name], late | ((rec == 1) & (name == "contact_a")))
+    assert not env.stage_reached["success"].any()
+    np.testing.assert_allclose(env.goal[late], env.final_goal[late])
+    np.testing.assert_allclose(env.goal[~late], env.intermediate_goal[~late])
+    obj = env.sim.object_pose()[:, :3]
+    np.testing.assert_allclose(env.goal_distance0, np.linalg.norm(obj - env.goal, axis=1))
+    assert np.all(env.goal_carry[late] == 0.0)
+    # The first step pays no stage bonus for the stages the recorded episode reached.
+    import torch
+
+    env.step(torch.zeros(env.num_envs, env.num_actions))
+    assert env.episode_sums["stage_bonus"][late].max() == 0.0
+
+
+def test_grasp_library_states_keep_their_recorded_hand(small_env):
+    from dexmani_training.init_library import InitLibrary
+    from dexmani_training.tasks.base import ready_pose
+
+    q = ready_pose()
+    # The object right in front of the right palm, recorded as grasped by the left hand.
+    lib = InitLibrary(q[None], np.array([[0.33, -0.2, 0.9, 1, 0, 0, 0]]), lead_hand=[LEFT])
+    env = small_env("grasp_and_reach", num_envs=2, init={"probability": 1.0}, init_library=lib)
+    np.testing.assert_array_equal(env.active_side, [LEFT, LEFT])
+    lib.lead_hand[:] = -1  # not known: the closer hand
+    env = small_env("grasp_and_reach", num_envs=2, init={"probability": 1.0}, init_library=lib)
+    np.testing.assert_array_equal(env.active_side, [RIGHT, RIGHT])
+
+
 def test_handover_goals_are_on_the_right_sides(small_env):
     env = small_env("handover", num_envs=4, seed=1)
     sign_a = np.where(env.hand_a == LEFT, 1.0, -1.0)

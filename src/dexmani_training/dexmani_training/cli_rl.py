@@ -322,5 +322,7 @@ def cmd_init_show(args) -> int:
     print(json.dumps({
         "states": len(lib), "meta": lib.meta,
         "object_position_min": np.round(pos.min(0), 3).tolist(), "object_position_max": np.round(pos.max(0), 3).tolist(),
+        "lead_hand": {name: int(np.sum(lib.lead_hand == v)) for name, v in (("left", 0), ("right", 1), ("not_known", -1))},
+        "stage": {("not_known" if v < 0 else str(v)): int(c) for v, c in zip(*np.unique(lib.stage, return_counts=True))},
     }, indent=2))
     return 0

@@ -1,13 +1,27 @@
 """Task-aware initialization: libraries of initial states (robot joint positions + object pose)
-recorded from a person operating the robot, sampled at episode reset.
+recorded from a person operating the robot (or from a trained policy's rollouts), sampled at
+episode reset.
 
 A library is one ``.npz`` file:
 
 - ``joint_names`` (26,): the canonical joint names, checked against the joint table on load;
 - ``joint_pos`` (K×26, rad) and ``object_pose`` (K×7: x, y, z in the world frame, quaternion
   w, x, y, z);
+- ``lead_hand`` (K, optional): the hand that began the task in the episode the state was
+  recorded from — 0 left, 1 right, −1 not known. Where it is known, a task whose roles depend on
+  it (handover's hand A, grasp_and_reach's grasping hand) takes it from here instead of guessing
+  from the state: once the object has been carried across the midline, or both hands touch it,
+  the state alone no longer says which hand began;
+- ``stage`` (K, optional): how many of the task's stages (in their order) the recorded episode
+  had reached, −1 not known. A task whose stages must happen in order (handover: the object is
+  taken to the intermediate goal before hand B's part begins) resumes the episode from there
+  instead of from its first stage;
 - ``meta``: a JSON string — task, object, source (bag path and topics, or teleop), how many
   states were recorded and how they were thinned.
+
+States recorded from policy rollouts have both (``stage`` only when the policy was trained on
+the library's task); teleop and bag states have −1. Files saved before the two existed load
+with −1 throughout.
 
 The default library of each task ships in ``dexmani_training/data/init/<task>.npz``; how each
 was made is written in the README.
@@ -38,11 +52,21 @@ class InitLibrary:
     joint_pos: np.ndarray  # K×26
     object_pose: np.ndarray  # K×7
     meta: dict[str, Any] = field(default_factory=dict)
+    lead_hand: np.ndarray | None = None  # K: 0 left, 1 right, −1 not known (None: all unknown)
+    stage: np.ndarray | None = None  # K: stages reached when recorded, −1 not known (None: all unknown)
 
     def __post_init__(self):
         self.joint_pos = np.asarray(self.joint_pos, dtype=float)
         self.object_pose = np.asarray(self.object_pose, dtype=float)
         k = self.joint_pos.shape[0]
+        lead = np.full(k, -1) if self.lead_hand is None else np.asarray(self.lead_hand)
+        if lead.shape != (k,) or not np.isin(lead, (-1, 0, 1)).all():
+            raise InitLibraryError(f"lead_hand must be {k} values, each -1 (not known), 0 (left) or 1 (right)")
+        self.lead_hand = lead.astype(np.int8)
+        stage = np.full(k, -1) if self.stage is None else np.asarray(self.stage)
+        if stage.shape != (k,) or not np.all((stage >= -1) & (stage == np.round(stage))):
+            raise InitLibraryError(f"stage must be {k} whole numbers, each >= 0 or -1 (not known)")
+        self.stage = stage.astype(np.int8)
         if self.joint_pos.ndim != 2 or self.joint_pos.shape[1] != jt.NUM_CONTROLLED:
             raise InitLibraryError(f"joint_pos must be K×{jt.NUM_CONTROLLED}, got {self.joint_pos.shape}")
         if self.object_pose.shape != (k, 7):
@@ -69,7 +93,8 @@ class InitLibrary:
         from .symmetry import mirror_points, mirror_quat
 
         p = np.concatenate([mirror_points(self.object_pose[:, :3]), mirror_quat(self.object_pose[:, 3:])], axis=1)
-        return InitLibrary(q, p, {**self.meta, "mirrored": True})
+        lead = np.where(self.lead_hand < 0, -1, 1 - self.lead_hand)
+        return InitLibrary(q, p, {**self.meta, "mirrored": True}, lead, self.stage)
 
     def concat(self, other: "InitLibrary") -> "InitLibrary":
         """This library's states followed by ``other``'s; the metadata keeps this one's and lists
@@ -78,10 +103,16 @@ class InitLibrary:
         if other.meta != self.meta:
             parts[1]["meta"] = other.meta
         return InitLibrary(np.concatenate([self.joint_pos, other.joint_pos]), np.concatenate([self.object_pose, other.object_pose]),
-                           {**self.meta, "parts": parts})
+                           {**self.meta, "parts": parts}, np.concatenate([self.lead_hand, other.lead_hand]),
+                           np.concatenate([self.stage, other.stage]))
+
+    def sample_rows(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """The row indices of ``n`` states drawn with replacement."""
+        return rng.integers(0, len(self), n)
 
     def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        idx = rng.integers(0, len(self), n)
+        """``n`` states drawn with replacement: joint positions (n×26) and object poses (n×7)."""
+        idx = self.sample_rows(n, rng)
         return self.joint_pos[idx].copy(), self.object_pose[idx].copy()
 
     def save(self, path: str | Path, force: bool = False) -> Path:
@@ -97,7 +128,8 @@ class InitLibrary:
             with open(tmp, "wb") as f:
                 np.savez_compressed(
                     f, joint_names=np.array(jt.joint_names()), joint_pos=self.joint_pos.astype(np.float32),
-                    object_pose=self.object_pose.astype(np.float32), meta=np.array(json.dumps(self.meta)),
+                    object_pose=self.object_pose.astype(np.float32), lead_hand=self.lead_hand,
+                    stage=self.stage, meta=np.array(json.dumps(self.meta)),
                 )
             os.chmod(tmp, 0o644)
             os.replace(tmp, path)
@@ -116,6 +148,8 @@ class InitLibrary:
             names = [str(n) for n in data["joint_names"]]
             joint_pos, object_pose = data["joint_pos"], data["object_pose"]
             meta = json.loads(str(data["meta"])) if "meta" in data else {}
+            lead = data["lead_hand"] if "lead_hand" in data else None  # libraries saved before these two existed
+            stage = data["stage"] if "stage" in data else None
         except (KeyError, ValueError, OSError) as e:
             raise InitLibraryError(f"{path}: not an init library ({e})") from e
         expected = list(jt.joint_names())
@@ -127,7 +161,7 @@ class InitLibrary:
             if missing or extra:
                 raise InitLibraryError(f"{path}: joint names do not match the joint table; missing {missing}, unknown {extra}")
             joint_pos = joint_pos[:, [names.index(n) for n in expected]]  # same joints, other order
-        return cls(joint_pos, object_pose, meta)
+        return cls(joint_pos, object_pose, meta, lead, stage)
 
 
 def default_library_path(task: str) -> Path:

@@ -7,8 +7,10 @@ that lifts the object, e.g. the grasp_and_reach one run on the handover's object
 runs deterministically without domain randomization, from nominal resets; every ``every_s``
 seconds of an episode in which the object is held (touched by a hand, clear of the table) and at
 least ``min_height_m`` above its resting height, the joint positions and the object pose are
-kept. States come out in the world frame of the policy's scene, so the two tasks' tables must
-match (their scenes share the table height and centre).
+kept, with the episode's lead hand (the grasping hand, handover's hand A) and, when the policy
+was trained on the same task, the number of stages its episode had reached. States come out in
+the world frame of the policy's scene, so the two tasks' tables must match (their scenes share
+the table height and centre).
 
 Libraries can also be grown stage by stage (a reverse curriculum): ``from_library`` starts every
 rollout from a library's states instead of nominal resets, and ``stage`` keeps only states from
@@ -65,7 +67,8 @@ def library_from_policy(checkpoint: str | Path, task: str, object_name: str | No
 
     every = max(1, round(every_s / env.dt_s))
     last_kept = np.full(n, -(10**9))
-    joints, poses, lifted_episodes = [], [], 0
+    joints, poses, leads, stages, lifted_episodes = [], [], [], [], 0
+    same_task = meta["task"] == task  # stages are the policy's task's: kept only when it is this task
     held_this_episode = np.zeros(n, dtype=bool)
     finished = 0
     from tqdm import tqdm
@@ -90,6 +93,8 @@ def library_from_policy(checkpoint: str | Path, task: str, object_name: str | No
                 ids = np.flatnonzero(keep)
                 joints.append(env.sim.joint_pos()[ids].copy())
                 poses.append(env.sim.object_pose()[ids].copy())
+                leads.append(env.lead_hand()[ids])
+                stages.append(env.stages_in_order()[ids] if same_task else np.full(ids.size, -1))
                 last_kept[ids] = t_before[ids]
                 held_this_episode[ids] = True
             ended = np.flatnonzero(done)
@@ -113,4 +118,4 @@ def library_from_policy(checkpoint: str | Path, task: str, object_name: str | No
         "min_height_m": min_height_m, "seed": seed, "stage": stage,
         "from_library": None if from_library is None else str(from_library),
     }
-    return InitLibrary(np.concatenate(joints), np.concatenate(poses), out_meta)
+    return InitLibrary(np.concatenate(joints), np.concatenate(poses), out_meta, np.concatenate(leads), np.concatenate(stages))

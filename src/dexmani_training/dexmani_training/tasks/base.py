@@ -267,6 +267,8 @@ class ManipulationEnv:
         self.stage_reached = {s: np.zeros(n, dtype=bool) for s in self.stage_names}
         self.episode_sums: dict[str, np.ndarray] = {}
         self.from_library = np.zeros(n, dtype=bool)
+        self.library_lead_hand = np.full(n, -1)  # the library state's lead hand (−1: not known or nominal)
+        self.library_stage = np.full(n, -1)  # and how many stages its episode had reached
         self._policy_obs_prev: np.ndarray | None = None
         self.completed: list[dict[str, Any]] = []  # finished-episode records since last drain
         self.cfg_dict = cfg.to_dict()
@@ -302,6 +304,17 @@ class ManipulationEnv:
 
     def task_critic_features(self) -> np.ndarray:
         return np.zeros((self.num_envs, 0))
+
+    def lead_hand(self) -> np.ndarray:
+        """The hand (N: 0 left, 1 right, −1 none) that begins the task in each environment,
+        where the task has one: kept with init-library states recorded from rollouts, so that a
+        reset from such a state gives the hand its role back (``library_lead_hand``)."""
+        return np.full(self.num_envs, -1)
+
+    def stages_in_order(self) -> np.ndarray:
+        """How many of ``stage_names``, in order, each environment's episode has reached (N)."""
+        reached = np.stack([self.stage_reached[s] for s in self.stage_names], axis=1)
+        return np.cumprod(reached, axis=1).sum(axis=1)
 
     def mirrored_envs(self) -> np.ndarray:
         """Which environments (N, bool) run the left-handed version of the task; only used with
@@ -367,13 +380,16 @@ class ManipulationEnv:
         pos = np.concatenate([xy, (self.table_top_z + half_h + 0.002)[:, None]], axis=1)
         quat_base = np.tile([1.0, 0.0, 0.0, 0.0], (k, 1))
         from_lib = np.zeros(k, dtype=bool)
-        if self.init_library is not None and self.cfg.init.use_library:
+        lead, stage = np.full(k, -1), np.full(k, -1)
+        lib = self.init_library
+        if lib is not None and self.cfg.init.use_library:
             from_lib = rng.random(k) < self.cfg.init.probability
             if from_lib.any():
-                jp, op = self.init_library.sample(int(from_lib.sum()), rng)
-                joint_pos[from_lib] = jp
-                pos[from_lib] = op[:, :3]
-                quat_base[from_lib] = op[:, 3:7]
+                rows = lib.sample_rows(int(from_lib.sum()), rng)
+                joint_pos[from_lib] = lib.joint_pos[rows]
+                pos[from_lib] = lib.object_pose[rows, :3]
+                quat_base[from_lib] = lib.object_pose[rows, 3:7]
+                lead[from_lib], stage[from_lib] = lib.lead_hand[rows], lib.stage[rows]
                 yaw[from_lib] = 0.0
         # Position and yaw jitter apply to nominal placements only: a library state may have
         # the object in the hand, and moving it would put it inside the fingers.
@@ -391,6 +407,8 @@ class ManipulationEnv:
             self.sim.datas[i].xfrc_applied[:] = 0.0
 
         self.from_library[ids] = from_lib
+        self.library_lead_hand[ids] = lead
+        self.library_stage[ids] = stage
         self.object_rest_z[ids] = self.table_top_z + half_h
         self.targets[ids] = joint_pos
         self.commanded[ids] = joint_pos

@@ -87,7 +87,13 @@ class GraspAndReach(ManipulationEnv):
         palms = self.palm_pos()[ids]  # k×2×3
         obj = self.sim.object_pose()[ids, :3]
         d = np.linalg.norm(palms - obj[:, None, :], axis=2)
-        self.active_side[ids] = np.where(d[:, LEFT] < d[:, RIGHT], LEFT, RIGHT)
+        closer = np.where(d[:, LEFT] < d[:, RIGHT], LEFT, RIGHT)
+        # A library state recorded from a rollout knows which hand was grasping.
+        lead = self.library_lead_hand[ids]
+        self.active_side[ids] = np.where(lead >= 0, lead, closer)
+
+    def lead_hand(self):
+        return self.active_side.copy()
 
     def mirrored_envs(self):
         return self.active_side == LEFT

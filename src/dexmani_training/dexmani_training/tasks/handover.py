@@ -81,6 +81,9 @@ class HandoverConfig(TaskConfig):
     mirror_symmetry: bool = True  # left-to-right episodes are seen as mirrored right-to-left ones
     actor_fingertips: bool = True  # as for grasp_and_reach, whose grasp hand A repeats
     stage_handoff: str = "continuous"  # switch | floor | continuous (see the module docstring)
+    # From stage 2 on, progress towards the final goal pays only while hand B touches the object
+    # (see the module docstring: without it, hand A carried the object to the final goal alone).
+    final_goal_needs_b: bool = True
 
     def validate(self) -> None:
         super().validate()
@@ -136,19 +139,43 @@ class Handover(ManipulationEnv):
 
     def on_reset(self, ids):
         self.stage[ids] = 0
-        # With a library state, hand A is the hand on whose side of the table the object is (the
-        # task's definition). The nearer palm is ambiguous once both hands touch the object.
+        # With a library state, hand A is the state's recorded lead hand; where the library does
+        # not know it, the hand on whose side of the table the object is (the task's definition,
+        # wrong once the object has been carried across the midline). The nearer palm is
+        # ambiguous once both hands touch the object.
         lib = ids[self.from_library[ids]]
         if lib.size:
-            self.hand_a[lib] = np.where(self.sim.object_pose()[lib, 1] >= 0.0, LEFT, RIGHT)
+            side = np.where(self.sim.object_pose()[lib, 1] >= 0.0, LEFT, RIGHT)
+            lead = self.library_lead_hand[lib]
+            self.hand_a[lib] = np.where(lead >= 0, lead, side)
             sign_a = np.where(self.hand_a[lib] == LEFT, 1.0, -1.0)
             self.intermediate_goal[lib, 1] = sign_a * self.cfg.intermediate_abs_y_m
             self.final_goal[lib, 1] = -sign_a * self.cfg.final_abs_y_m
             self.goal[lib] = self.intermediate_goal[lib]
+            # A state recorded from a handover episode resumes at the stage that episode had
+            # reached (success must be earned again): one from after hand B's touch, with the
+            # object already past the midline, is not sent back to the intermediate goal.
+            recorded = self.library_stage[lib]
+            resume = lib[recorded > 0]
+            self.stage[resume] = np.minimum(recorded[recorded > 0], len(self.stage_names) - 1)
+            for k, name in enumerate(self.stage_names[:-1], start=1):
+                self.stage_reached[name][resume] = self.stage[resume] >= k
+            past = resume[self.stage[resume] >= 2]
+            if past.size:
+                # Hand B's part: the final goal. What A earned before the switch was not seen:
+                # its contact term is taken as it is now, its goal progress as none.
+                self.goal[past] = self.final_goal[past]
+                self.intermediate_distance0[past] = 0.0
+                self.goal_carry[past] = 0.0
+                self.contact_carry[past] = self._contact_terms(self.sim.fingertip_pos())[0][past]
 
     def mirrored_envs(self):
         self._ensure_state()
         return self.hand_a == LEFT
+
+    def lead_hand(self):
+        self._ensure_state()
+        return self.hand_a.copy()
 
     def _touch(self, state, hand):
         return np.where(hand == LEFT, state["contact_left"], state["contact_right"])
@@ -178,6 +205,7 @@ class Handover(ManipulationEnv):
         state["held_a"] = touch_a & off_table
         # The hand the current stage is about: A until the intermediate goal, then B.
         state["held_active"] = np.where(s >= 2, touch_b, touch_a) & off_table
+        state["touch_b"] = touch_b
         # Continuous handoff: held up by A, then (from stage 2) by either hand.
         state["held_up"] = np.where(s < 2, touch_a, touch_a | touch_b) & off_table
         at_final = np.linalg.norm(pos - self.final_goal, axis=1) <= c.success_distance_m
@@ -187,15 +215,7 @@ class Handover(ManipulationEnv):
         r = self.cfg.reward
         self.stage = np.where(self.stage_reached["success"], 4, self.stage)
         a = (self.stage >= 2).astype(float)
-        tips = state["fingertips"]
-        a_is_left = self.hand_a == LEFT
-        # Pattern A on hand A's side, pattern B on hand B's side.
-        st_a, st_b = self.stickers_world(LEFT), self.stickers_world(RIGHT)
-        # Each hand's contact term on its own stickers: α is the left hand's scale, β the right's.
-        tips_a = np.where(a_is_left[:, None, None], tips[:, LEFT], tips[:, RIGHT])
-        tips_b = np.where(a_is_left[:, None, None], tips[:, RIGHT], tips[:, LEFT])
-        contact_a = hand_contact_reward(st_a, tips_a, np.where(a_is_left, r.contact_alpha, r.contact_beta)[:, None])
-        contact_b = hand_contact_reward(st_b, tips_b, np.where(a_is_left, r.contact_beta, r.contact_alpha)[:, None])
+        contact_a, contact_b = self._contact_terms(state["fingertips"])
         contact = (1.0 - a) * contact_a + a * contact_b
         mode = self.cfg.stage_handoff
         if mode == "continuous":  # A's contact term at the switch, kept from then on
@@ -204,11 +224,14 @@ class Handover(ManipulationEnv):
         held_up = state["held_up"] if mode == "continuous" else state["held_a"] * (1.0 - a)
         lift = np.clip(state["object_height"], 0.0, r.lift_cap_m) * held_up
         hold = held_up if mode == "continuous" else state["held_active"]
+        goal = object_goal_reward(state["object_pos"], self.goal, r.goal_weight, self.goal_distance0)
+        if self.cfg.final_goal_needs_b:  # without B's touch, moving away still costs; coming closer pays nothing
+            goal = np.where((self.stage >= 2) & ~state["touch_b"], np.minimum(goal, 0.0), goal)
         bonus = stage_bonus(self.stage, self._old_stage, r.stage_bonus_scale) / self.dt_s  # paid once; the env multiplies by dt
         zero = np.zeros(self.num_envs)
         return {
             "contact": r.contact_weight * contact,
-            "goal": object_goal_reward(state["object_pos"], self.goal, r.goal_weight, self.goal_distance0),
+            "goal": goal,
             "lift": r.lift_weight * lift,
             "hold": r.hold_weight * hold,
             "goal_track": goal_tracking_reward(state["object_pos"], self.goal, state["held_active"], r.goal_track_weight, r.goal_track_width_m),
@@ -217,6 +240,19 @@ class Handover(ManipulationEnv):
             "stage_carry": a * (r.goal_weight * self.goal_carry + r.contact_weight * self.contact_carry) if mode == "continuous" else zero,
             "success": r.success_bonus * state["success_now"],
         }
+
+    def _contact_terms(self, tips: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Hand A's and hand B's contact terms (N each) for fingertips ``tips`` (N×2×4×3), each
+        on its own stickers (pattern A on A's side, pattern B on B's); α is the left hand's
+        scale, β the right's."""
+        r = self.cfg.reward
+        a_is_left = self.hand_a == LEFT
+        st_a, st_b = self.stickers_world(LEFT), self.stickers_world(RIGHT)
+        tips_a = np.where(a_is_left[:, None, None], tips[:, LEFT], tips[:, RIGHT])
+        tips_b = np.where(a_is_left[:, None, None], tips[:, RIGHT], tips[:, LEFT])
+        contact_a = hand_contact_reward(st_a, tips_a, np.where(a_is_left, r.contact_alpha, r.contact_beta)[:, None])
+        contact_b = hand_contact_reward(st_b, tips_b, np.where(a_is_left, r.contact_beta, r.contact_alpha)[:, None])
+        return contact_a, contact_b
 
     def phase_a_maximum(self) -> np.ndarray:
         """The most hand A's phase pays per second (N,): contact with all 4 fingertips on their
