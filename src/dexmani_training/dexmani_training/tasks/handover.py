@@ -45,6 +45,19 @@ How the reward hands over from A's phase to B's (``stage_handoff``):
   ``hold`` only for B from then on: that moved the trap to B's first touch, and two runs learned
   to keep B away (from nominal resets, training-episode contact-B rate 0–0.22, mostly below
   0.06, while the intermediate rate rose to 0.5–0.67, 1.3 M steps).
+
+``final_goal_needs_b`` (default on): from stage 2, progress towards the final goal pays only
+while hand B touches the object; without B, moving it away still costs (the term is capped at
+0), so B's touch never costs anything. Without it, hand A turned out to reach the final goal by
+itself: started from library states after B's touch, a policy trained without the gate brought
+the cylinder to a median 4.7 cm of the final goal held by A alone (on average 64 control steps
+held by A only, 0.06 by B only) and dropped it whenever A was forced open.
+
+Resets from the init library: a state recorded from a rollout keeps its hand A (the library's
+``lead_hand``) and resumes at the stage its episode had reached (``stage``; success must be
+earned again), with the final goal as goal from stage 2 on. Without these, a state from after
+B's touch (the object past the midline) came back with A and B swapped and at stage 0, i.e.
+as a task to carry the object back to A's side.
 """
 
 from __future__ import annotations
