@@ -300,6 +300,32 @@ def test_grasp_library_states_keep_their_recorded_hand(small_env):
     np.testing.assert_array_equal(env.active_side, [RIGHT, RIGHT])
 
 
+def test_handover_released_counts_success_with_hand_a_off_the_object(small_env):
+    """``released`` (reported, not rewarded) needs the success condition for
+    ``success_hold_steps`` consecutive steps with hand A not touching; with A still touching it
+    stays False while success counts."""
+    env = small_env("handover", num_envs=2, directions=["right_to_left"])
+    env.stage[:] = 3
+    pos = env.final_goal.copy()
+
+    def step(touch_a):
+        state = {"object_pos": pos, "contact_table": np.zeros(2, dtype=bool),
+                 "contact_left": np.array([True, True]),  # hand B
+                 "contact_right": np.array(touch_a)}  # hand A
+        return env.update_stages(state)
+
+    hold = env.cfg.success_hold_steps
+    for k in range(hold):
+        assert step([False, True]).all()  # success condition in both
+        assert env.released.tolist() == [k == hold - 1, False]
+    assert env.episode_record_extras(0)["released"] and not env.episode_record_extras(1)["released"]
+    # A touching again breaks the streak but keeps what was reached; a reset clears it.
+    step([True, True])
+    assert env.release_streak.tolist() == [0, 0] and env.released[0]
+    env.reset(np.array([0]))
+    assert not env.released[0]
+
+
 def test_handover_goals_are_on_the_right_sides(small_env):
     env = small_env("handover", num_envs=4, seed=1)
     sign_a = np.where(env.hand_a == LEFT, 1.0, -1.0)

@@ -208,8 +208,9 @@ def test_eval_json_has_the_rates(task, checkpoints, capsys, tmp_path):
     assert 0.0 <= result["success_rate"] <= 1.0
     assert result["trained_iterations"] == 1 and result["randomization"] is True
     if task == "handover":
-        for s in ("contact_a_rate", "intermediate_rate", "contact_b_rate"):
+        for s in ("contact_a_rate", "intermediate_rate", "contact_b_rate", "released_rate"):
             assert 0.0 <= result[s] <= 1.0
+        assert result["released_rate"] <= result["success_rate"]
         by_dir = result["success_rate_by_direction"]
         assert set(by_dir) <= {"right_to_left", "left_to_right"} and by_dir
     else:

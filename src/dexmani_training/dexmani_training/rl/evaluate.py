@@ -158,6 +158,8 @@ def summarize(task, records, meta, checkpoint, seed, cfg, wall_s, videos) -> dic
     for s in stages:
         if s != "success":
             out[f"{s}_rate"] = float(np.mean([r[s] for r in records]))
+    if all("released" in r for r in records):  # handover: success with hand A off the object
+        out["released_rate"] = float(np.mean([r["released"] for r in records]))
     out["mean_return"] = float(np.mean([r["return"] for r in records]))
     for key in ("side", "direction", "object"):
         values = sorted({r[key] for r in records if key in r})

@@ -10,6 +10,10 @@ Four stages, in order (a stage counts only after the previous one):
   4 success       — the object is within 5 cm of the final goal on B's side, touched by hand B
                     and off the table, for 5 consecutive control steps.
 
+Success does not ask hand A to have let go. Evaluation also reports ``released_rate``: the
+episodes in which the success condition held for 5 consecutive steps with A not touching the
+object (a handover in the strict sense).
+
 The stage variable a ∈ {0, 1} (a = 1 from stage 2 on) switches the active terms, as in the
 paper: r = (1−a)·(r_contact(A) + r_goal(intermediate)) + a·(r_contact(B) + r_goal(final)),
 plus a bonus paid once when stage k is first reached, ``stage_bonus_scale · k``, a lift
@@ -97,6 +101,9 @@ class HandoverConfig(TaskConfig):
     # From stage 2 on, progress towards the final goal pays only while hand B touches the object
     # (see the module docstring: without it, hand A carried the object to the final goal alone).
     final_goal_needs_b: bool = True
+    # Hand B's contact term is multiplied by this (from stage 2 on): B's approach has to outweigh
+    # the risk of knocking the object out of A's hand.
+    contact_b_weight: float = 1.0
 
     def validate(self) -> None:
         super().validate()
@@ -130,6 +137,8 @@ class Handover(ManipulationEnv):
             self.intermediate_distance0 = np.zeros(n)  # the A phase's goal reference, kept for the floor
             self.goal_carry = np.zeros(n)  # the A phase's goal progress at the switch (continuous handoff)
             self.contact_carry = np.zeros(n)  # and hand A's contact term at the switch
+            self.release_streak = np.zeros(n, dtype=int)  # steps of success with A's hand off the object
+            self.released = np.zeros(n, dtype=bool)
 
     def sample_nominal_object(self, ids):
         self._ensure_state()
@@ -152,6 +161,8 @@ class Handover(ManipulationEnv):
 
     def on_reset(self, ids):
         self.stage[ids] = 0
+        self.release_streak[ids] = 0
+        self.released[ids] = False
         # With a library state, hand A is the state's recorded lead hand; where the library does
         # not know it, the hand on whose side of the table the object is (the task's definition,
         # wrong once the object has been carried across the midline). The nearer palm is
@@ -222,14 +233,18 @@ class Handover(ManipulationEnv):
         # Continuous handoff: held up by A, then (from stage 2) by either hand.
         state["held_up"] = np.where(s < 2, touch_a, touch_a | touch_b) & off_table
         at_final = np.linalg.norm(pos - self.final_goal, axis=1) <= c.success_distance_m
-        return (s >= 3) & at_final & touch_b & off_table
+        success_now = (s >= 3) & at_final & touch_b & off_table
+        # Reported, not rewarded: success with hand A no longer touching the object.
+        self.release_streak = np.where(success_now & ~touch_a, self.release_streak + 1, 0)
+        self.released |= self.release_streak >= c.success_hold_steps
+        return success_now
 
     def compute_rewards(self, state):
         r = self.cfg.reward
         self.stage = np.where(self.stage_reached["success"], 4, self.stage)
         a = (self.stage >= 2).astype(float)
         contact_a, contact_b = self._contact_terms(state["fingertips"])
-        contact = (1.0 - a) * contact_a + a * contact_b
+        contact = (1.0 - a) * contact_a + a * self.cfg.contact_b_weight * contact_b
         mode = self.cfg.stage_handoff
         if mode == "continuous":  # A's contact term at the switch, kept from then on
             switched = (self.stage >= 2) & (self._old_stage < 2)
@@ -281,4 +296,5 @@ class Handover(ManipulationEnv):
         return np.concatenate([np.eye(2)[self.hand_a], np.eye(5)[np.clip(self.stage, 0, 4)]], axis=1)
 
     def episode_record_extras(self, i):
-        return {"direction": "left_to_right" if self.hand_a[i] == LEFT else "right_to_left", "stage": int(self.stage[i])}
+        return {"direction": "left_to_right" if self.hand_a[i] == LEFT else "right_to_left", "stage": int(self.stage[i]),
+                "released": bool(self.released[i])}
