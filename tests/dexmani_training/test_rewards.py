@@ -422,3 +422,15 @@ def test_goal_tracking_pays_only_while_held_and_peaks_at_the_goal():
     assert r[0] == pytest.approx(10.0)
     assert r[1] == pytest.approx(10.0 * (1 - np.tanh(1.0)))
     assert r[2] < 0.01 and r[3] == 0.0
+
+
+def test_handover_hold_b_pays_for_hand_b_holding_from_stage_2(small_env):
+    env = small_env("handover", num_envs=1, directions=["right_to_left"], hold_b_weight=3.0)
+    tips = _handover_tips(env, RIGHT, RIGHT)
+    assert _handover_rewards(env, tips, touch_a=True, touch_b=True)["hold_b"][0] == 0.0  # stage 1: A's part
+    _hover_then_finish_stage_2(env)
+    assert _handover_rewards(env, tips, touch_a=True)["hold_b"][0] == 0.0
+    assert _handover_rewards(env, tips, touch_a=True, touch_b=True)["hold_b"][0] == 3.0
+    assert _handover_rewards(env, tips, touch_b=True, table=True)["hold_b"][0] == 0.0  # on the table
+    off = small_env("handover", num_envs=1, directions=["right_to_left"])  # default 0: no such income
+    assert _handover_rewards(off, tips, touch_a=True, touch_b=True)["hold_b"][0] == 0.0

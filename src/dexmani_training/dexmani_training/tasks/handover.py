@@ -104,6 +104,9 @@ class HandoverConfig(TaskConfig):
     # Hand B's contact term is multiplied by this (from stage 2 on): B's approach has to outweigh
     # the risk of knocking the object out of A's hand.
     contact_b_weight: float = 1.0
+    # Per second from stage 2 on while hand B touches the object and the object is off the table
+    # (A may still hold it): term ``hold_b``, on top of ``hold`` (which either hand earns).
+    hold_b_weight: float = 0.0
 
     def validate(self) -> None:
         super().validate()
@@ -263,6 +266,7 @@ class Handover(ManipulationEnv):
             "lift": r.lift_weight * lift,
             "hold": r.hold_weight * hold,
             "goal_track": goal_tracking_reward(state["object_pos"], self.goal, state["held_active"], r.goal_track_weight, r.goal_track_width_m),
+            "hold_b": self.cfg.hold_b_weight * ((self.stage >= 2) & state["touch_b"] & ~state["contact_table"]),
             "stage_bonus": bonus,
             "stage_floor": a * self.phase_a_maximum() if mode == "floor" else zero,
             "stage_carry": a * (r.goal_weight * self.goal_carry + r.contact_weight * self.contact_carry) if mode == "continuous" else zero,
