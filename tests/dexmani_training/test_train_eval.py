@@ -508,3 +508,33 @@ def test_every_task_ships_a_specialist_that_evaluates_after_install(task, capsys
     assert meta["provenance"]["note"]  # how it was trained
     result = _eval_json(capsys, ["eval", "--task", task, "--episodes", "2", "--num-envs", "2", "--json"])
     assert result["task"] == task and result["episodes"] == 2 and 0.0 <= result["success_rate"] <= 1.0
+
+
+def test_compare_runs_benchmark_names_changed_settings_and_rates(tmp_path, tiny_train_config, capsys):
+    """benchmarks/compare_runs.py: per run the task settings that differ from the defaults, the
+    budget and the logged rates (final and best over a window), JSON and PNG; runs of two tasks
+    or a directory without a progress log are refused."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    from compare_runs import main as compare
+
+    a, b, g = tmp_path / "a", tmp_path / "b", tmp_path / "g"
+    Trainer(a, _cfg("handover"), tiny_train_config(3), seed=0, progress=False).run()
+    Trainer(b, _cfg("handover", hold_b_weight=4.0), tiny_train_config(3), seed=1, progress=False).run()
+    Trainer(g, _cfg("grasp_and_reach"), tiny_train_config(1), seed=0, progress=False).run()
+    assert compare([str(a), str(b), "--window", "2", "--out", str(tmp_path / "cmp")]) == 0
+    result = json.loads((tmp_path / "cmp.json").read_text())
+    assert json.loads(capsys.readouterr().out) == result
+    ra, rb = result["runs"]
+    assert rb["changed_settings"]["hold_b_weight"] == 4.0 and "hold_b_weight" not in ra["changed_settings"]
+    assert (ra["changed_settings"]["seed"], rb["changed_settings"]["seed"]) == (0, 1)
+    assert ra["iterations"] == 3 and ra["env_steps"] > 0
+    for k in ("success_rate", "nominal/contact_b_rate"):
+        assert 0.0 <= ra["final"][k] <= 1.0 and 0.0 <= ra["best"][k]["value"] <= 1.0
+    assert not any(k.startswith("term/") for k in ra["final"])
+    assert (tmp_path / "cmp.png").stat().st_size > 0
+    assert compare([str(a), str(g)]) == 2
+    assert "different tasks" in capsys.readouterr().err
+    assert compare([str(a), str(tmp_path / "nothing")]) == 2

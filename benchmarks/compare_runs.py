@@ -1,0 +1,135 @@
+"""Compare training runs from their progress logs: per run, the task settings it changed from
+the task's defaults, its budget, and its training-episode rates (all resets, and nominal resets
+only) over the run, as JSON and as a PNG of the nominal rates against env steps.
+
+    python benchmarks/compare_runs.py runs/handover/a runs/handover/b \
+        --out benchmarks/results/handover_variants
+
+Rates are those ``dexmani train`` logs each iteration (over the last 200 finished training
+episodes); ``--window`` iterations are averaged for the "final" and "best" values, so one lucky
+iteration does not stand for a run. These are training-episode rates with the run's own
+randomization strength and init library, not evaluations: evaluate checkpoints with ``dexmani
+eval`` for those.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from dexmani_training.tasks import task_config
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def changed_settings(run_dir: Path) -> tuple[str, dict]:
+    """(task, {setting: value}) for every task setting that differs from the task's default
+    (besides the number of environments), with the seed and the warm start's checkpoint."""
+    cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
+    task_cfg = cfg["task"]
+    task = task_cfg["task"]
+    default = _flatten(task_config(task).to_dict())
+    mine = _flatten(task_cfg)
+    diff = {k: v for k, v in mine.items() if k != "num_envs" and default.get(k) != v and not (
+        isinstance(v, list) and isinstance(default.get(k), (list, tuple)) and list(default[k]) == v)}
+    diff["seed"] = cfg.get("seed")
+    source = cfg.get("train", {}).get("actor_from")
+    if source:  # the warm start's checkpoint, relative to here where it can be
+        try:
+            source = str(Path(source).resolve().relative_to(Path.cwd().resolve()))
+        except ValueError:
+            pass
+        diff["actor_from"] = source
+    return task, diff
+
+
+def summarize_run(run_dir: Path, window: int) -> dict:
+    rows = [json.loads(line) for line in (run_dir / "progress.jsonl").read_text().splitlines() if line.strip()]
+    if not rows:
+        raise ValueError(f"{run_dir}: progress.jsonl is empty")
+    task, diff = changed_settings(run_dir)
+    keys = [k for k in rows[-1] if k.endswith("_rate") and k != "learning_rate" and not k.startswith("term/")]
+    out = {"run": str(run_dir), "task": task, "changed_settings": diff, "iterations": rows[-1]["iteration"],
+           "env_steps": rows[-1]["env_steps"], "wall_s": rows[-1]["wall_s"],
+           "randomization_strength_final": rows[-1].get("randomization_strength"), "final": {}, "best": {}}
+    for k in keys:
+        v = np.array([r.get(k, np.nan) for r in rows], dtype=float)
+        smooth = np.convolve(np.nan_to_num(v), np.ones(window) / window, mode="valid") if v.size >= window else v
+        out["final"][k] = round(float(np.nanmean(v[-window:])), 4)
+        i = int(np.argmax(smooth))
+        out["best"][k] = {"value": round(float(smooth[i]), 4), "env_steps": rows[min(i + window - 1, len(rows) - 1)]["env_steps"]}
+    return out
+
+
+def plot(summaries: list[dict], all_rows: list[list[dict]], path: Path, window: int) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rates = [k for k in summaries[0]["final"] if k.startswith("nominal/")]
+    fig, axes = plt.subplots(1, len(rates), figsize=(4.2 * len(rates), 3.6), squeeze=False)
+    for s, rows in zip(summaries, all_rows):
+        steps = np.array([r["env_steps"] for r in rows]) / 1e6
+        label = Path(s["run"]).name
+        for ax, k in zip(axes[0], rates):
+            v = np.nan_to_num(np.array([r.get(k, np.nan) for r in rows], dtype=float))
+            if v.size >= window:
+                v = np.convolve(v, np.ones(window) / window, mode="valid")
+                steps_k = steps[window - 1:]
+            else:
+                steps_k = steps
+            ax.plot(steps_k, v, label=label)
+            ax.set_title(k.replace("nominal/", "nominal resets: "), fontsize=9)
+            ax.set_xlabel("env steps (M)")
+            ax.set_ylim(-0.02, 1.02)
+    axes[0][0].set_ylabel(f"training-episode rate ({window}-iteration mean)")
+    axes[0][-1].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("runs", nargs="+", type=Path, help="run directories (each with config.yaml and progress.jsonl)")
+    p.add_argument("--window", type=int, default=20, help="iterations averaged for final and best values")
+    p.add_argument("--out", type=Path, help="write OUT.json and OUT.png")
+    a = p.parse_args(argv)
+    if a.window < 1:
+        p.error("--window must be >= 1")
+    missing = [str(r) for r in a.runs if not (r / "progress.jsonl").is_file() or not (r / "config.yaml").is_file()]
+    if missing:
+        print(f"error: not run directories (no progress.jsonl / config.yaml): {missing}", file=sys.stderr)
+        return 2
+    summaries = [summarize_run(r, a.window) for r in a.runs]
+    tasks = {s["task"] for s in summaries}
+    if len(tasks) > 1:
+        print(f"error: runs of different tasks {sorted(tasks)} cannot share one comparison", file=sys.stderr)
+        return 2
+    result = {"task": tasks.pop(), "window_iterations": a.window, "runs": summaries}
+    text = json.dumps(result, indent=2)
+    print(text)
+    if a.out:
+        a.out.parent.mkdir(parents=True, exist_ok=True)
+        a.out.with_suffix(".json").write_text(text + "\n")
+        rows = [[json.loads(line) for line in (r / "progress.jsonl").read_text().splitlines() if line.strip()] for r in a.runs]
+        plot(summaries, rows, a.out.with_suffix(".png"), a.window)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
