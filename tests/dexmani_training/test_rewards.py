@@ -394,6 +394,8 @@ def test_handover_continuous_handoff_costs_nothing_when_b_touches_or_a_lets_go(s
 def test_handover_rejects_an_unknown_handoff():
     with pytest.raises(ValueError, match="stage_handoff must be one of"):
         task_config("handover", {"stage_handoff": "smooth"}).validate()
+    with pytest.raises(ValueError, match="hold_b_weight must be >= 0"):
+        task_config("handover", {"hold_b_weight": -1.0}).validate()
 
 
 def test_termination_penalty_is_paid_once_when_the_object_falls(small_env):

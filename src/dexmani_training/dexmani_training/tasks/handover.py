@@ -112,6 +112,9 @@ class HandoverConfig(TaskConfig):
         super().validate()
         if self.stage_handoff not in HANDOFFS:
             raise ValueError(f"stage_handoff must be one of {list(HANDOFFS)}, got {self.stage_handoff!r}")
+        for name in ("contact_b_weight", "hold_b_weight"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         bad = [d for d in self.directions if d not in DIRECTIONS]
         if bad or not self.directions:
             raise ValueError(f"directions must be a non-empty subset of {list(DIRECTIONS)}, got {list(self.directions)}")
