@@ -349,6 +349,7 @@ def test_cli_init_record_teleop_and_show(tmp_path, capsys):
     assert main(["init", "show", str(out)]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["states"] == 2 and info["meta"]["source"]["kind"] == "teleop"
+    assert info["lead_hand"] == {"left": 0, "right": 0, "not_known": 2} and info["stage"] == {"not_known": 2}  # teleop knows neither
     assert main(["init", "record", "--task", "pour", "--teleop", "--keys", str(keys), "--out", str(tmp_path / "o.npz")]) == 2
     assert "valid tasks" in capsys.readouterr().err
 
