@@ -44,8 +44,7 @@ def changed_settings(run_dir: Path) -> tuple[str, dict]:
     task = task_cfg["task"]
     default = _flatten(task_config(task).to_dict())
     mine = _flatten(task_cfg)
-    diff = {k: v for k, v in mine.items() if k != "num_envs" and default.get(k) != v and not (
-        isinstance(v, list) and isinstance(default.get(k), (list, tuple)) and list(default[k]) == v)}
+    diff = {k: v for k, v in mine.items() if k != "num_envs" and default.get(k) != v}  # both plain: lists, not tuples
     diff["seed"] = cfg.get("seed")
     source = cfg.get("train", {}).get("actor_from")
     if source:  # the warm start's checkpoint, relative to here where it can be

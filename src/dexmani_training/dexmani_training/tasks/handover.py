@@ -269,7 +269,7 @@ class Handover(ManipulationEnv):
             "lift": r.lift_weight * lift,
             "hold": r.hold_weight * hold,
             "goal_track": goal_tracking_reward(state["object_pos"], self.goal, state["held_active"], r.goal_track_weight, r.goal_track_width_m),
-            "hold_b": self.cfg.hold_b_weight * ((self.stage >= 2) & state["touch_b"] & ~state["contact_table"]),
+            "hold_b": self.cfg.hold_b_weight * a * state["held_active"],  # from stage 2, held_active is B holding
             "stage_bonus": bonus,
             "stage_floor": a * self.phase_a_maximum() if mode == "floor" else zero,
             "stage_carry": a * (r.goal_weight * self.goal_carry + r.contact_weight * self.contact_carry) if mode == "continuous" else zero,
