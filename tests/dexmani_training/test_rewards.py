@@ -208,6 +208,12 @@ def _handover_rewards(env, fingertips, **kw):
     return env.compute_rewards(state)
 
 
+def _assert_same_points(a, b):
+    """Two point sets (S×3) equal up to order."""
+    key = lambda p: p[np.lexsort(np.round(p, 9).T[::-1])]
+    np.testing.assert_allclose(key(a), key(b), atol=1e-9)
+
+
 @pytest.mark.parametrize("direction", ["right_to_left", "left_to_right"])
 def test_handover_stage_switches_the_active_hand(small_env, direction):
     """The paper's hard switch (``stage_handoff: switch``)."""
@@ -218,8 +224,9 @@ def test_handover_stage_switches_the_active_hand(small_env, direction):
     obj = env.env_object[0]
     # Index 0 holds hand A's stickers (object sides), index 1 hand B's (top and bottom).
     pose = env.sim.object_pose()
-    np.testing.assert_allclose(env.stickers_world(0), stickers_world(pose, make_stickers(obj, "all_side_centres")[None]), atol=1e-12)
-    np.testing.assert_allclose(env.stickers_world(1)[:, :18], stickers_world(pose, make_stickers(obj, "top_bottom_centres")[None]), atol=1e-12)
+    # (As point sets: left-to-right episodes use the mirror image, the same set in another order.)
+    _assert_same_points(env.stickers_world(0)[0], stickers_world(pose, make_stickers(obj, "all_side_centres")[None])[0])
+    _assert_same_points(env.stickers_world(1)[0, :18], stickers_world(pose, make_stickers(obj, "top_bottom_centres")[None])[0])
 
     def tips(hand_on):
         t = np.zeros((1, 2, 4, 3))
@@ -436,3 +443,25 @@ def test_handover_hold_b_pays_for_hand_b_holding_from_stage_2(small_env):
     assert _handover_rewards(env, tips, touch_b=True, table=True)["hold_b"][0] == 0.0  # on the table
     off = small_env("handover", num_envs=1, directions=["right_to_left"])  # default 0: no such income
     assert _handover_rewards(off, tips, touch_a=True, touch_b=True)["hold_b"][0] == 0.0
+
+
+def test_handover_end_patterns_follow_hand_a_in_both_directions(small_env):
+    """End patterns are named for right_to_left episodes and mirrored in left_to_right ones, so
+    hand A's stickers are always on the end of the bar on A's side and B's on the other."""
+    env = small_env("handover", num_envs=2, objects="bar_5x18x5cm", sticker_pattern_a="right_end",
+                    sticker_pattern_b="left_end", directions=["right_to_left", "left_to_right"])
+    env.hand_a[:] = [RIGHT, LEFT]
+    y_obj = env.sim.object_pose()[:, 1:2]
+    sign_a = np.array([[-1.0], [1.0]])  # the right hand's side is −y
+    st_a = env.stickers_world(0)[:, :27, 1] - y_obj
+    st_b = env.stickers_world(1)[:, :27, 1] - y_obj
+    assert np.all(sign_a * st_a > 0.02) and np.all(sign_a * st_b < -0.02)
+    # Fingertips on A's end earn A's full contact term and nothing near it for B.
+    tips = np.zeros((2, 2, 4, 3))
+    for i, a in enumerate((RIGHT, LEFT)):
+        tips[i, a] = env.stickers_world(0)[i, [0, 9, 18, 4]]
+        tips[i, 1 - a] = env.stickers_world(0)[i, [1, 10, 19, 5]]  # B's fingertips on A's end too
+    contact_a, contact_b = env._contact_terms(tips)
+    np.testing.assert_allclose(contact_a, 4.0, atol=1e-9)
+    assert np.all(contact_b < 0.5 * contact_a)
+

@@ -98,6 +98,23 @@ def test_box_bottom_edge_patterns():
     assert np.all(left[:, 1] > 0) and np.all(right[:, 1] < 0)
 
 
+def test_bar_end_patterns_cover_one_end_and_leave_the_middle_free():
+    obj = get_object("bar_5x18x5cm")
+    half = half_extents_m(obj)
+    left = make_stickers(obj, "left_end", points_per_side=3, spread=0.5)
+    right = make_stickers(obj, "right_end", points_per_side=3, spread=0.5)
+    assert len(left) == len(right) == 27  # two long faces and the end face, 9 points each
+    assert np.max(surface_distance("box", half, left)) < 1e-9
+    # Each on its own end: nothing in the middle third of the bar, which stays free.
+    assert np.all(left[:, 1] >= half[1] / 3 - 1e-12) and np.all(right[:, 1] <= -half[1] / 3 + 1e-12)
+    end_face = np.isclose(left[:, 1], half[1])
+    assert end_face.sum() == 9
+    np.testing.assert_allclose(np.abs(left[~end_face, 0]), half[0])  # the rest on the ±x faces
+    assert np.sum(left[~end_face, 0] > 0) == np.sum(left[~end_face, 0] < 0) == 9
+    # Mirror images of each other.
+    np.testing.assert_allclose(np.sort(left * [1, -1, 1], axis=0), np.sort(right, axis=0), atol=1e-12)
+
+
 def test_patterns_differ():
     for name in (BOX, CYLINDER, SPHERE):
         obj = get_object(name)

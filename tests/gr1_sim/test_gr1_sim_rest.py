@@ -90,10 +90,11 @@ _ALL = [_obj(n) for n in OBJECTS]
 
 
 def test_object_library_covers_the_groups():
-    groups = ("train", "novel", "box_lift")
+    groups = ("train", "novel", "box_lift", "handover")
     names = [n for g in groups for n in OBJECT_GROUPS[g]]
-    assert sorted(names) == sorted(OBJECTS)  # each object in exactly one of the three
+    assert sorted(names) == sorted(OBJECTS)  # each object in exactly one of the four
     assert len(OBJECT_GROUPS["train"]) == 10 and len(OBJECT_GROUPS["novel"]) == 6 and len(OBJECT_GROUPS["box_lift"]) == 3
+    assert OBJECT_GROUPS["handover"] == ("bar_5x18x5cm",)
     shapes = {OBJECTS[n].shape for n in OBJECTS}
     assert shapes == {"box", "cylinder", "sphere", "ellipsoid", "capsule", "prism", "dumbbell", "lblock"}
 

@@ -3,7 +3,8 @@
 Each object is a named spec: a shape made of MuJoCo primitives (or one convex mesh), its
 nominal size, and the ranges domain randomization draws from (paper Table 4: mass
 [0.03, 0.1] kg, friction [0.5, 1.5], scale ×U(0.95, 1.05)). Boxes for box lift are too wide for
-one hand and heavier. The "novel" group is never used in training: shapes the policy has not
+one hand and heavier. The "handover" group holds objects made to be handed over (a bar with
+one end for each hand). The "novel" group is never used in training: shapes the policy has not
 seen (ellipsoids, capsules, prisms, composites).
 """
 
@@ -78,6 +79,9 @@ _OBJECTS = [
     ObjectSpec("box_24x16x12cm", "box", (0.16, 0.24, 0.12), ("box_lift",), (0.2, 0.6), rgba=(0.7, 0.55, 0.35, 1)),
     ObjectSpec("box_30x18x14cm", "box", (0.18, 0.30, 0.14), ("box_lift",), (0.3, 0.8), rgba=(0.5, 0.6, 0.75, 1)),
     ObjectSpec("box_36x20x16cm", "box", (0.20, 0.36, 0.16), ("box_lift",), (0.4, 1.0), rgba=(0.75, 0.4, 0.45, 1)),
+    # For handover: a bar lying across the table (along y), long enough that hand A can hold one
+    # end while hand B takes the other, each end about the size of a training cube.
+    ObjectSpec("bar_5x18x5cm", "box", (0.05, 0.18, 0.05), ("handover",), rgba=_YELLOW),
     # Held-out novel shapes. ellipsoid: semi-axes; capsule: (radius, half length of the segment);
     # prism: (circumradius, height, number of sides); dumbbell: (bar radius, end radius, half
     # length); lblock: (x, y, z) of the bounding box, the L cut from one corner.

@@ -276,6 +276,18 @@ class Handover(ManipulationEnv):
             "success": r.success_bonus * state["success_now"],
         }
 
+    def stickers_world(self, side: int) -> np.ndarray:
+        """Sticker set ``side`` (LEFT: pattern A, RIGHT: pattern B) in the world frame. Patterns
+        are given for ``right_to_left`` episodes; in ``left_to_right`` ones both sets are used
+        mirrored (y → −y in the object frame), so an end pattern such as ``right_end`` names the
+        end on hand A's side in either direction. Sets symmetric in y are unchanged."""
+        from .rewards import stickers_world
+
+        self._ensure_state()
+        local = self.stickers_local[side] * self.dr.object_scale[:, None, None]
+        local = np.where((self.hand_a == LEFT)[:, None, None], local * np.array([1.0, -1.0, 1.0]), local)
+        return stickers_world(self.sim.object_pose(), local)
+
     def _contact_terms(self, tips: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Hand A's and hand B's contact terms (N each) for fingertips ``tips`` (N×2×4×3), each
         on its own stickers (pattern A on A's side, pattern B on B's); α is the left hand's

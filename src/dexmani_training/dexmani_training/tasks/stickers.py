@@ -10,7 +10,10 @@ object they go; the paper shows that each pattern produces a visibly different g
 - ``top_bottom_centres``: centres of the top and bottom (±z) faces — a grasp over the top;
 - ``bottom_edges``: points along the bottom edges of the ±y faces — hands under a box;
 - ``left_side`` / ``right_side``: the +y or −y face only (one hand's set in box lift);
-- ``left_bottom_edge`` / ``right_bottom_edge``: the bottom edge of the +y or −y face only.
+- ``left_bottom_edge`` / ``right_bottom_edge``: the bottom edge of the +y or −y face only;
+- ``left_end`` / ``right_end``: the +y or −y end of an object lying along y (the handover bar):
+  the ±x faces over the outer third of its length, and the end face — a cube-like grasp of one
+  end that leaves the other end free for the other hand.
 
 Each face (or edge) carries a small grid of ``points_per_side``² (or ``points_per_side``)
 points spread over the central ``spread`` fraction of it, so fingers can spread on a face and
@@ -32,6 +35,8 @@ PATTERNS = (
     "right_side",
     "left_bottom_edge",
     "right_bottom_edge",
+    "left_end",
+    "right_end",
 )
 
 
@@ -73,6 +78,14 @@ def _bottom_edge(sign_y: float, half: np.ndarray, n: int, spread: float) -> np.n
     return np.stack([u * half[0], np.full(n, sign_y * half[1]), np.full(n, -half[2])], axis=1)
 
 
+def _end_segment(sign_y: float, half: np.ndarray, n: int, spread: float) -> np.ndarray:
+    """Points on the ±x faces of the outer third (along y) of the ±y end, and on the end face."""
+    seg_half = np.array([half[0], half[1] / 3.0, half[2]])  # the segment's half extents
+    centre_y = sign_y * (half[1] - seg_half[1])
+    sides = [_face_grid(0, s, seg_half, n, spread) + np.array([0.0, centre_y, 0.0]) for s in (1.0, -1.0)]
+    return np.concatenate(sides + [_face_grid(1, sign_y, half, n, spread)])
+
+
 def _project_to_surface(obj: ObjectSpec, pts: np.ndarray, half: np.ndarray) -> np.ndarray:
     if obj.shape in ("sphere", "ellipsoid"):
         r = np.sqrt(np.sum((pts / half) ** 2, axis=1, keepdims=True))
@@ -108,6 +121,8 @@ def make_stickers(obj: ObjectSpec, pattern: str, points_per_side: int = 3, sprea
     }
     if pattern in faces:
         pts = np.concatenate([_face_grid(a, s, half, n, spread) for a, s in faces[pattern]])
+    elif pattern in ("left_end", "right_end"):
+        pts = _end_segment(1.0 if pattern == "left_end" else -1.0, half, n, spread)
     else:
         signs = {"bottom_edges": (1.0, -1.0), "left_bottom_edge": (1.0,), "right_bottom_edge": (-1.0,)}[pattern]
         pts = np.concatenate([_bottom_edge(s, half, n, spread) for s in signs])
