@@ -445,6 +445,25 @@ def test_handover_hold_b_pays_for_hand_b_holding_from_stage_2(small_env):
     assert _handover_rewards(off, tips, touch_a=True, touch_b=True)["hold_b"][0] == 0.0
 
 
+def test_handover_release_a_pays_once_b_has_the_object_and_a_lets_go(small_env):
+    env = small_env("handover", num_envs=1, directions=["right_to_left"], release_a_weight=4.0)
+    tips = _handover_tips(env, RIGHT, RIGHT)
+    assert _handover_rewards(env, tips, touch_b=True)["release_a"][0] == 0.0  # stage 0: B's touch is no handover
+    _hover_then_finish_stage_2(env)
+    assert _handover_rewards(env, tips, touch_a=True)["release_a"][0] == 0.0  # stage 2, A alone
+    assert _handover_rewards(env, tips, touch_a=True, touch_b=True)["release_a"][0] == 0.0  # stage 3, both hold
+    assert env.stage[0] == 3
+    assert _handover_rewards(env, tips, touch_b=True)["release_a"][0] == 4.0  # B alone, off the table
+    assert _handover_rewards(env, tips, touch_b=True, table=True)["release_a"][0] == 0.0  # put down
+    assert _handover_rewards(env, tips)["release_a"][0] == 0.0  # dropped
+    off = small_env("handover", num_envs=1, directions=["right_to_left"])  # default 0
+    _hover_then_finish_stage_2(off)
+    _handover_rewards(off, tips, touch_a=True, touch_b=True)
+    assert _handover_rewards(off, tips, touch_b=True)["release_a"][0] == 0.0
+    with pytest.raises(ValueError, match="release_a_weight"):
+        task_config("handover", {"release_a_weight": -1.0}).validate()
+
+
 def test_handover_end_patterns_follow_hand_a_in_both_directions(small_env):
     """End patterns are named for right_to_left episodes and mirrored in left_to_right ones, so
     hand A's stickers are always on the end of the bar on A's side and B's on the other."""

@@ -107,12 +107,16 @@ class HandoverConfig(TaskConfig):
     # Per second from stage 2 on while hand B touches the object and the object is off the table
     # (A may still hold it): term ``hold_b``, on top of ``hold`` (which either hand earns).
     hold_b_weight: float = 0.0
+    # Per second from stage 3 on while hand B touches the object, hand A does not, and the object
+    # is off the table (term ``release_a``): pays for the handover in the strict sense, A letting
+    # go once B has it. Success itself does not ask for it (see ``released_rate``).
+    release_a_weight: float = 0.0
 
     def validate(self) -> None:
         super().validate()
         if self.stage_handoff not in HANDOFFS:
             raise ValueError(f"stage_handoff must be one of {list(HANDOFFS)}, got {self.stage_handoff!r}")
-        for name in ("contact_b_weight", "hold_b_weight"):
+        for name in ("contact_b_weight", "hold_b_weight", "release_a_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         bad = [d for d in self.directions if d not in DIRECTIONS]
@@ -236,6 +240,7 @@ class Handover(ManipulationEnv):
         # The hand the current stage is about: A until the intermediate goal, then B.
         state["held_active"] = np.where(s >= 2, touch_b, touch_a) & off_table
         state["touch_b"] = touch_b
+        state["touch_a"] = touch_a
         # Continuous handoff: held up by A, then (from stage 2) by either hand.
         state["held_up"] = np.where(s < 2, touch_a, touch_a | touch_b) & off_table
         at_final = np.linalg.norm(pos - self.final_goal, axis=1) <= c.success_distance_m
@@ -270,6 +275,7 @@ class Handover(ManipulationEnv):
             "hold": r.hold_weight * hold,
             "goal_track": goal_tracking_reward(state["object_pos"], self.goal, state["held_active"], r.goal_track_weight, r.goal_track_width_m),
             "hold_b": self.cfg.hold_b_weight * a * state["held_active"],  # from stage 2, held_active is B holding
+            "release_a": self.cfg.release_a_weight * ((self.stage >= 3) & state["held_active"] & ~state["touch_a"]),
             "stage_bonus": bonus,
             "stage_floor": a * self.phase_a_maximum() if mode == "floor" else zero,
             "stage_carry": a * (r.goal_weight * self.goal_carry + r.contact_weight * self.contact_carry) if mode == "continuous" else zero,
