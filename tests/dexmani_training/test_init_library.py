@@ -220,6 +220,21 @@ def test_shipped_default_libraries_load_and_are_used(small_env):
         assert np.min(np.abs(lib.joint_pos - q).max(axis=1)) < 1e-12
 
 
+def test_a_shipped_library_is_found_by_name(small_env, tmp_path, monkeypatch):
+    lib = load_task_library("handover", "handover_bar")
+    assert lib.meta["object"] == "bar_5x18x5cm" and lib.meta["task"] == "handover"
+    assert np.all(lib.lead_hand >= 0) and np.any(lib.stage == 3)  # rollouts: roles and stages kept
+    assert len(load_task_library("handover", "handover_bar.npz")) == len(lib)
+    with pytest.raises(FileNotFoundError, match="shipped: .*handover_bar"):
+        load_task_library("handover", "handover_baz")
+    # A file of that name in the working directory is a path, and wins.
+    monkeypatch.chdir(tmp_path)
+    make_library(3).save(tmp_path / "handover_bar.npz")
+    assert len(load_task_library("handover", "handover_bar.npz")) == 3
+    env = small_env("handover", num_envs=2, objects="bar_5x18x5cm", init={"use_library": True, "library": "handover_bar", "probability": 1.0})
+    assert env.from_library.all()
+
+
 def test_env_with_probability_zero_or_library_off_uses_the_nominal_start(small_env):
     lib = make_library(2)
     for init in ({"probability": 0.0}, {"probability": 1.0, "use_library": False}):
@@ -545,3 +560,17 @@ def test_library_from_a_policy_by_stage_and_from_library_states(tmp_path, capsys
     assert grown.meta["parts"][0]["states"] == len(every) and grown.meta["parts"][1]["meta"]["stage"] == "pickup"
     assert main(["init", "record", "--task", "grasp_and_reach", "--teleop", "--stage", "pickup", "--out", str(tmp_path / "x.npz")]) != 0
     assert "need --policy" in capsys.readouterr().err
+
+
+def test_the_shipped_bar_handover_config_builds_an_env_on_the_bar_library(small_env):
+    from pathlib import Path
+
+    from dexmani_training.rl.train import make_task_config
+
+    path = Path(__file__).resolve().parents[2] / "config" / "handover_bar.yaml"
+    cfg = make_task_config("handover", path, {})
+    assert (cfg.objects, cfg.sticker_pattern_a, cfg.sticker_pattern_b) == ("bar_5x18x5cm", "right_end", "left_end")
+    env = small_env("handover", num_envs=4, objects=cfg.objects, init={**cfg.to_dict()["init"], "probability": 1.0})
+    assert env.from_library.all() and env.init_library.meta["object"] == "bar_5x18x5cm"
+    # Bar states: the bar's centre is 2.5 cm above the table when it rests, higher when held.
+    assert np.all(env.sim.object_pose()[:, 2] > 0.82 + 0.02)

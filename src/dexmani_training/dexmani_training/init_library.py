@@ -168,9 +168,22 @@ def default_library_path(task: str) -> Path:
     return DATA_DIR / f"{task}.npz"
 
 
+def shipped_libraries() -> list[str]:
+    """Names of the libraries shipped with the package (``data/init/<name>.npz``)."""
+    return sorted(p.stem for p in DATA_DIR.glob("*.npz"))
+
+
 def load_task_library(task: str, path: str | Path | None = None) -> InitLibrary | None:
-    """The library at ``path``, or the task's shipped default (None if there is none)."""
+    """The library at ``path``, or the task's shipped default (None if there is none). A bare
+    name that is not a file here (``handover_bar``) names a shipped library."""
     if path is not None:
+        p = Path(path)
+        if not p.is_file() and p.name == str(path) and p.suffix in ("", ".npz"):
+            shipped = DATA_DIR / f"{p.stem}.npz"
+            if shipped.is_file():
+                return InitLibrary.load(shipped)
+            raise FileNotFoundError(f"init library {path} is neither a file nor a shipped library "
+                                    f"(shipped: {shipped_libraries()})")
         return InitLibrary.load(path)
     p = default_library_path(task)
     return InitLibrary.load(p) if p.is_file() else None

@@ -138,7 +138,7 @@ class RewardConfig:
 
 @dataclass
 class InitConfig:
-    library: str | None = None  # path of an init-state library (.npz); None: the task's default
+    library: str | None = None  # an init-state library: a path (.npz), or the name of a shipped one (data/init/<name>.npz); None: the task's default
     probability: float = 0.5  # fraction of resets drawn from the library
     use_library: bool = True
 
