@@ -562,6 +562,24 @@ def test_library_from_a_policy_by_stage_and_from_library_states(tmp_path, capsys
     assert "need --policy" in capsys.readouterr().err
 
 
+def test_library_from_a_policy_rolls_out_on_the_policy_s_own_objects(tmp_path):
+    """Without --object, a policy of the library's task keeps the objects it was trained on (a
+    handover policy trained on the bar grows a bar library, not a cylinder one); another task's
+    policy gets the library task's default objects."""
+    import torch
+    from dexmani_training.cli_rl import shipped_checkpoint
+    from dexmani_training.init_policy import library_from_policy
+
+    d = torch.load(shipped_checkpoint("grasp_and_reach"), map_location="cpu", weights_only=False)
+    d["dexmani"]["task_config"]["objects"] = "cube_6cm"
+    ckpt = tmp_path / "cube6.pt"
+    torch.save(d, ckpt)
+    kw = {"episodes": 4, "num_envs": 4, "num_threads": 1}
+    assert library_from_policy(ckpt, "grasp_and_reach", **kw).meta["object"] == "cube_6cm"
+    assert library_from_policy(ckpt, "handover", **kw).meta["object"] == "cylinder_r3_h10cm"
+    assert library_from_policy(ckpt, "grasp_and_reach", object_name="cube_4cm", **kw).meta["object"] == "cube_4cm"
+
+
 def test_the_shipped_bar_handover_config_builds_an_env_on_the_bar_library(small_env):
     from pathlib import Path
 

@@ -135,7 +135,8 @@ def add_init_parser(sub) -> None:
                      "holds the object at least --min-height up")
     r.add_argument("--joint-topic", default="/joint_states")
     r.add_argument("--object-topic", help="geometry_msgs/PoseStamped of the object (world frame)")
-    r.add_argument("--object", help="object for teleop or --policy rollouts (default: the task's)")
+    r.add_argument("--object", help="object for teleop or --policy rollouts (default: the policy's objects when it was "
+                   "trained on this task, else the task's)")
     r.add_argument("--episodes", type=int, default=256, help="--policy: rollout episodes (default 256)")
     r.add_argument("--min-height", type=float, default=0.05, help="--policy: keep states with the object this far above "
                    "its resting height, in metres (default 0.05)")

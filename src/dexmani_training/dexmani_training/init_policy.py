@@ -51,7 +51,9 @@ def library_from_policy(checkpoint: str | Path, task: str, object_name: str | No
     if (a.table_height_m, tuple(a.table_center_xy_m)) != (b.table_height_m, tuple(b.table_center_xy_m)):
         raise ValueError(f"the policy's scene {src.scene!r} and the task's scene {target.scene!r} have different tables; "
                          "their states would not carry over")
-    obj = object_name or target.objects
+    # A policy of this very task rolls out on the objects it was trained on; another task's policy
+    # (the grasp specialist making a handover library) on this task's default objects.
+    obj = object_name or (src.objects if meta["task"] == task else target.objects)
     n = min(num_envs, episodes)
     if from_library is not None:
         if not Path(from_library).is_file():
