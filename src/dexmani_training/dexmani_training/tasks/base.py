@@ -138,7 +138,9 @@ class RewardConfig:
 
 @dataclass
 class InitConfig:
-    library: str | None = None  # an init-state library: a path (.npz), or the name of a shipped one (data/init/<name>.npz); None: the task's default
+    # An init-state library: a path (.npz) or a shipped library's name (data/init/<name>.npz);
+    # None: the task's default.
+    library: str | None = None
     probability: float = 0.5  # fraction of resets drawn from the library
     use_library: bool = True
 
@@ -617,8 +619,12 @@ class ManipulationEnv:
         """Mean fingertip position per hand (N×2×3), a cheap stand-in for the grasp centre."""
         return self.sim.fingertip_pos().mean(axis=2)
 
+    def stickers_object_frame(self, side: int) -> np.ndarray:
+        """Sticker set ``side`` in the object's frame at each env's object scale (N×S×3)."""
+        return self.stickers_local[side] * self.dr.object_scale[:, None, None]
+
     def stickers_world(self, side: int) -> np.ndarray:
         from .rewards import stickers_world
 
-        return stickers_world(self.sim.object_pose(), self.stickers_local[side] * self.dr.object_scale[:, None, None])
+        return stickers_world(self.sim.object_pose(), self.stickers_object_frame(side))
 

@@ -24,7 +24,10 @@ object on to the final goal with A is not a handover the reward prefers; the con
 (the default, below) pays ``lift`` and ``hold`` for either hand but ``goal_track`` only for B, and
 success needs B's touch at a final goal A cannot reach.
 Hand A's stickers are on the object's sides, hand B's on its top and bottom (B takes the
-object over A's fingers).
+object over A's fingers). With the bar (``bar_5x18x5cm``, ``config/handover_bar.yaml``), A's are
+on the end on its side (``right_end``) and B's on the other end (``left_end``); patterns are
+named for right-to-left episodes and mirrored in left-to-right ones. ``release_a_weight`` (off by
+default) pays, from stage 3, while B holds the object and A no longer touches it.
 
 How the reward hands over from A's phase to B's (``stage_handoff``):
 
@@ -282,17 +285,14 @@ class Handover(ManipulationEnv):
             "success": r.success_bonus * state["success_now"],
         }
 
-    def stickers_world(self, side: int) -> np.ndarray:
-        """Sticker set ``side`` (LEFT: pattern A, RIGHT: pattern B) in the world frame. Patterns
+    def stickers_object_frame(self, side: int) -> np.ndarray:
+        """Sticker set ``side`` (LEFT: pattern A, RIGHT: pattern B) in the object frame. Patterns
         are given for ``right_to_left`` episodes; in ``left_to_right`` ones both sets are used
-        mirrored (y → −y in the object frame), so an end pattern such as ``right_end`` names the
-        end on hand A's side in either direction. Sets symmetric in y are unchanged."""
-        from .rewards import stickers_world
-
+        mirrored (y → −y), so an end pattern such as ``right_end`` names the end on hand A's
+        side in either direction. Sets symmetric in y are unchanged."""
         self._ensure_state()
-        local = self.stickers_local[side] * self.dr.object_scale[:, None, None]
-        local = np.where((self.hand_a == LEFT)[:, None, None], local * np.array([1.0, -1.0, 1.0]), local)
-        return stickers_world(self.sim.object_pose(), local)
+        local = super().stickers_object_frame(side)
+        return np.where((self.hand_a == LEFT)[:, None, None], local * np.array([1.0, -1.0, 1.0]), local)
 
     def _contact_terms(self, tips: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Hand A's and hand B's contact terms (N each) for fingertips ``tips`` (N×2×4×3), each
