@@ -56,8 +56,20 @@ def changed_settings(run_dir: Path) -> tuple[str, dict]:
     return task, diff
 
 
-def summarize_run(run_dir: Path, window: int) -> dict:
-    rows = [json.loads(line) for line in (run_dir / "progress.jsonl").read_text().splitlines() if line.strip()]
+def read_rows(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "progress.jsonl").read_text().splitlines() if line.strip()]
+
+
+def windowed(rows: list[dict], key: str, window: int) -> tuple[np.ndarray, int]:
+    """``key`` over the rows averaged over ``window`` iterations (missing values as 0), and the
+    index of the row the first average ends at."""
+    v = np.nan_to_num(np.array([r.get(key, np.nan) for r in rows], dtype=float))
+    if v.size < window:
+        return v, 0
+    return np.convolve(v, np.ones(window) / window, mode="valid"), window - 1
+
+
+def summarize_run(run_dir: Path, rows: list[dict], window: int) -> dict:
     if not rows:
         raise ValueError(f"{run_dir}: progress.jsonl is empty")
     task, diff = changed_settings(run_dir)
@@ -67,10 +79,10 @@ def summarize_run(run_dir: Path, window: int) -> dict:
            "randomization_strength_final": rows[-1].get("randomization_strength"), "final": {}, "best": {}}
     for k in keys:
         v = np.array([r.get(k, np.nan) for r in rows], dtype=float)
-        smooth = np.convolve(np.nan_to_num(v), np.ones(window) / window, mode="valid") if v.size >= window else v
         out["final"][k] = round(float(np.nanmean(v[-window:])), 4)
+        smooth, first = windowed(rows, k, window)
         i = int(np.argmax(smooth))
-        out["best"][k] = {"value": round(float(smooth[i]), 4), "env_steps": rows[min(i + window - 1, len(rows) - 1)]["env_steps"]}
+        out["best"][k] = {"value": round(float(smooth[i]), 4), "env_steps": rows[i + first]["env_steps"]}
     return out
 
 
@@ -86,13 +98,8 @@ def plot(summaries: list[dict], all_rows: list[list[dict]], path: Path, window: 
         steps = np.array([r["env_steps"] for r in rows]) / 1e6
         label = Path(s["run"]).name
         for ax, k in zip(axes[0], rates):
-            v = np.nan_to_num(np.array([r.get(k, np.nan) for r in rows], dtype=float))
-            if v.size >= window:
-                v = np.convolve(v, np.ones(window) / window, mode="valid")
-                steps_k = steps[window - 1:]
-            else:
-                steps_k = steps
-            ax.plot(steps_k, v, label=label)
+            v, first = windowed(rows, k, window)
+            ax.plot(steps[first:], v, label=label)
             ax.set_title(k.replace("nominal/", "nominal resets: "), fontsize=9)
             ax.set_xlabel("env steps (M)")
             ax.set_ylim(-0.02, 1.02)
@@ -114,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"error: not run directories (no progress.jsonl / config.yaml): {missing}", file=sys.stderr)
         return 2
-    summaries = [summarize_run(r, a.window) for r in a.runs]
+    all_rows = [read_rows(r) for r in a.runs]
+    summaries = [summarize_run(r, rows, a.window) for r, rows in zip(a.runs, all_rows)]
     tasks = {s["task"] for s in summaries}
     if len(tasks) > 1:
         print(f"error: runs of different tasks {sorted(tasks)} cannot share one comparison", file=sys.stderr)
@@ -125,8 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.out:
         a.out.parent.mkdir(parents=True, exist_ok=True)
         a.out.with_suffix(".json").write_text(text + "\n")
-        rows = [[json.loads(line) for line in (r / "progress.jsonl").read_text().splitlines() if line.strip()] for r in a.runs]
-        plot(summaries, rows, a.out.with_suffix(".png"), a.window)
+        plot(summaries, all_rows, a.out.with_suffix(".png"), a.window)
     return 0
 
 

@@ -73,6 +73,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..symmetry import mirror_points
 from .base import LEFT, RIGHT, ManipulationEnv, TaskConfig
 from .rewards import goal_tracking_reward, hand_contact_reward, object_goal_reward, stage_bonus
 
@@ -243,7 +244,6 @@ class Handover(ManipulationEnv):
         # The hand the current stage is about: A until the intermediate goal, then B.
         state["held_active"] = np.where(s >= 2, touch_b, touch_a) & off_table
         state["touch_b"] = touch_b
-        state["touch_a"] = touch_a
         # Continuous handoff: held up by A, then (from stage 2) by either hand.
         state["held_up"] = np.where(s < 2, touch_a, touch_a | touch_b) & off_table
         at_final = np.linalg.norm(pos - self.final_goal, axis=1) <= c.success_distance_m
@@ -278,7 +278,8 @@ class Handover(ManipulationEnv):
             "hold": r.hold_weight * hold,
             "goal_track": goal_tracking_reward(state["object_pos"], self.goal, state["held_active"], r.goal_track_weight, r.goal_track_width_m),
             "hold_b": self.cfg.hold_b_weight * a * state["held_active"],  # from stage 2, held_active is B holding
-            "release_a": self.cfg.release_a_weight * ((self.stage >= 3) & state["held_active"] & ~state["touch_a"]),
+            # B holds it up (held_active from stage 2), so A not holding it means A not touching it.
+            "release_a": self.cfg.release_a_weight * ((self.stage >= 3) & state["held_active"] & ~state["held_a"]),
             "stage_bonus": bonus,
             "stage_floor": a * self.phase_a_maximum() if mode == "floor" else zero,
             "stage_carry": a * (r.goal_weight * self.goal_carry + r.contact_weight * self.contact_carry) if mode == "continuous" else zero,
@@ -292,7 +293,7 @@ class Handover(ManipulationEnv):
         side in either direction. Sets symmetric in y are unchanged."""
         self._ensure_state()
         local = super().stickers_object_frame(side)
-        return np.where((self.hand_a == LEFT)[:, None, None], local * np.array([1.0, -1.0, 1.0]), local)
+        return np.where((self.hand_a == LEFT)[:, None, None], mirror_points(local), local)
 
     def _contact_terms(self, tips: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Hand A's and hand B's contact terms (N each) for fingertips ``tips`` (N×2×4×3), each
