@@ -123,7 +123,10 @@ def add_init_parser(sub) -> None:
         "of reading the keyboard. From a specialist (--policy CHECKPOINT): its deterministic rollouts without "
         "randomization on the task's object, keeping a state every --every-s while it holds the object up; "
         "--from-library starts its rollouts from a library's states and --stage keeps only states past a stage "
-        "(to grow a library stage by stage). --append adds the new states to an existing library.",
+        "(to grow a library stage by stage). From scripted handoffs (--handoff LIBRARY, handover only): hand A "
+        "holds the object by one end with a grasp taken from LIBRARY's one-hand states, hand B takes the other end "
+        "with the mirror image of that grasp, A lets go and B carries the object to the final goal; the states of "
+        "the handoffs that succeed, in both directions. --append adds the new states to an existing library.",
     )
     r.add_argument("--task", required=True)
     r.add_argument("--out", type=Path, required=True, help="library file (.npz)")
@@ -133,14 +136,17 @@ def add_init_parser(sub) -> None:
     src.add_argument("--policy", type=Path, metavar="CHECKPOINT",
                      help="rollouts of a trained specialist (any task with the same table): the states in which it "
                      "holds the object at least --min-height up")
+    src.add_argument("--handoff", type=Path, metavar="LIBRARY",
+                     help="handover: scripted handoffs built on this library's one-hand grasps (states with a lead "
+                     "hand, e.g. from --policy grasp_and_reach.pt)")
     r.add_argument("--joint-topic", default="/joint_states")
     r.add_argument("--object-topic", help="geometry_msgs/PoseStamped of the object (world frame)")
     r.add_argument("--object", help="object for teleop or --policy rollouts (default: the policy's objects when it was "
                    "trained on this task, else the task's)")
-    r.add_argument("--episodes", type=int, default=256, help="--policy: rollout episodes (default 256)")
+    r.add_argument("--episodes", type=int, default=256, help="--policy, --handoff: rollouts or handoffs (default 256)")
     r.add_argument("--min-height", type=float, default=0.05, help="--policy: keep states with the object this far above "
-                   "its resting height, in metres (default 0.05)")
-    r.add_argument("--seed", type=int, default=0, help="--policy: rollout seed")
+                   "its resting height, in metres; --handoff: the grasps to use (default 0.05)")
+    r.add_argument("--seed", type=int, default=0, help="--policy, --handoff: seed")
     r.add_argument("--stage", help="--policy: keep only states of episodes that reached this stage of the policy's task")
     r.add_argument("--from-library", type=Path, metavar="LIBRARY",
                    help="--policy: start every rollout from this library's states instead of the default pose")
@@ -285,14 +291,21 @@ def cmd_init_record(args) -> int:
         raise ValueError(f"unknown task {args.task!r}; valid tasks: {task_names()}")
     if args.out.exists() and not args.force:
         raise FileExistsError(f"{args.out} exists; pass --force to overwrite it")
-    if args.bag and (args.keys or args.waypoints):
-        raise ValueError("--keys and --waypoints drive --teleop; they do not apply to --bag")
+    if not args.teleop and (args.keys or args.waypoints):
+        raise ValueError("--keys and --waypoints drive --teleop; they do not apply to --bag, --policy or --handoff")
     if not args.policy and (args.stage or args.from_library):
         raise ValueError("--stage and --from-library select policy rollouts; they need --policy")
+    if args.handoff and args.mirror:
+        raise ValueError("--handoff already makes both directions (every handoff and its mirror image); drop --mirror")
     if args.bag:
         from .init_record import library_from_bag
 
         lib = library_from_bag(args.bag, args.task, args.joint_topic, args.object_topic, args.every_s)
+    elif args.handoff:
+        from .handoff import library_from_handoffs
+
+        lib = library_from_handoffs(args.handoff, args.task, args.object, args.episodes, args.every_s, args.seed,
+                                    args.min_height, progress=sys.stderr.isatty())
     elif args.policy:
         from .init_policy import library_from_policy
 

@@ -61,6 +61,14 @@ def parse_key_script(text: str) -> list[str]:
     return keys
 
 
+def hand_open_closed() -> tuple[np.ndarray, np.ndarray]:
+    """Per joint, the open and the closed finger target (the joint-limit ends nearer and
+    farther from zero; arm entries are meaningless)."""
+    lo, hi = jt.lower_limits(), jt.upper_limits()
+    near_lo = np.abs(lo) < np.abs(hi)
+    return np.where(near_lo, lo, hi), np.where(near_lo, hi, lo)
+
+
 class TeleopSession:
     """One simulated robot driven by keys, recording every control step."""
 
@@ -134,12 +142,10 @@ class TeleopSession:
     def step(self) -> None:
         self._ik()
         self.closure = np.clip(self.closure + np.where(self.closing, 0.25, -0.25), 0.0, 1.0)
+        open_q, closed_q = hand_open_closed()
         for s in (LEFT, RIGHT):
             idx = self.hand_idx[s]
-            lo, hi = self.lower[idx], self.upper[idx]
-            open_q = np.where(np.abs(lo) < np.abs(hi), lo, hi)
-            closed_q = np.where(np.abs(lo) < np.abs(hi), hi, lo)
-            self.q_target[idx] = open_q + self.closure[s] * (closed_q - open_q)
+            self.q_target[idx] = open_q[idx] + self.closure[s] * (closed_q[idx] - open_q[idx])
         self.sim.step(self.q_target[None])
         self.states_q.append(self.sim.joint_pos()[0].copy())
         self.states_obj.append(self.sim.object_pose()[0].copy())

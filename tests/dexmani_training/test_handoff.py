@@ -1,0 +1,173 @@
+"""Scripted handoffs (``dexmani_training.handoff``): the mirrored grasp, the arm IK, and a library
+of labelled states from completed handoffs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from dexmani_training.cli import main
+from dexmani_training.handoff import (
+    ArmIK,
+    HandoffScript,
+    library_from_handoffs,
+    long_axis,
+    quat_to_mat,
+    reflect_grasp,
+    rotation,
+)
+from dexmani_training.init_library import DATA_DIR, InitLibrary, InitLibraryError
+from gr1_sim.objects import get_object
+from gr1_sim.scene import scene_config
+from dexmani_training.symmetry import mirror_joints
+from dexmani_training.tasks import task_config
+from dexmani_training.tasks.base import LEFT, RIGHT, ready_pose
+
+BAR = "bar_5x18x5cm"
+
+
+@pytest.fixture(scope="module")
+def script():
+    return HandoffScript(BAR, task_config("handover"))
+
+
+@pytest.fixture(scope="module")
+def grasp_library():
+    """The shipped bar library: its first part holds the grasp specialist's one-hand grasps."""
+    return DATA_DIR / "handover_bar.npz"
+
+
+@pytest.fixture(scope="module")
+def handoffs(grasp_library):
+    return library_from_handoffs(grasp_library, object_name=BAR, episodes=8, seed=0)
+
+
+def test_long_axis_of_elongated_objects_and_refusals():
+    assert np.array_equal(long_axis(BAR), [0.0, 1.0, 0.0])
+    assert np.array_equal(long_axis("cylinder_r3_h10cm"), [0.0, 0.0, 1.0])
+    for name in ("cube_5cm", "sphere_r3cm"):
+        with pytest.raises(ValueError, match="elongated"):
+            long_axis(name)
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_rotation_is_right_handed(axis):
+    r = rotation(axis, np.pi / 2)
+    u = np.eye(3)[(axis + 1) % 3]
+    assert np.allclose(r @ u, np.eye(3)[(axis + 2) % 3])  # x→y about z, y→z about x, z→x about y
+    assert np.isclose(np.linalg.det(r), 1.0)
+
+
+@pytest.mark.parametrize("roll", [0.0, 0.4, -1.1])
+def test_reflected_right_hand_grasp_is_the_left_hand_s_pose(script, roll):
+    """At the mirror-symmetric default pose, with the object centred on the midline and its long
+    axis across it, the right hand's pose relative to the object, reflected, is the left hand's."""
+    q = ready_pose()
+    r_obj = script.object_rotation(roll)
+    centre = np.array([0.32, 0.0, 1.0])
+    rel = {}
+    for side in (LEFT, RIGHT):
+        p, r = script.ik.hand_pose(q, side)
+        rel[side] = (r_obj.T @ (p - centre), r_obj.T @ r)
+    p_b, r_b = reflect_grasp(*rel[RIGHT], script.axis)
+    assert np.allclose(p_b, rel[LEFT][0], atol=1e-3)  # the model's two arms differ by ~0.2 mm
+    assert np.allclose(r_b, rel[LEFT][1], atol=1e-6)
+    assert np.isclose(np.linalg.det(r_b), 1.0)
+    # and not merely because the hands are placed anyhow: the unreflected pose is far off
+    assert not np.allclose(rel[RIGHT][0], rel[LEFT][0], atol=1e-2)
+
+
+def test_arm_ik_reaches_a_reachable_pose_and_moves_only_that_arm(script):
+    ik: ArmIK = script.ik
+    rng = np.random.default_rng(3)
+    goal_q = ready_pose()
+    goal_q[ik.arm_idx[LEFT]] += rng.uniform(-0.3, 0.3, 7)
+    p, r = ik.hand_pose(goal_q, LEFT)
+    start = ready_pose()
+    q, ep, er = ik.solve(start, LEFT, p, r)
+    assert ep < 1e-3 and er < 1e-2
+    p2, r2 = ik.hand_pose(q, LEFT)
+    assert np.linalg.norm(p2 - p) < 1e-3
+    others = np.setdiff1d(np.arange(q.size), ik.arm_idx[LEFT])
+    assert np.array_equal(q[others], start[others])
+    far, ep_far, _ = ik.solve(start, LEFT, p + np.array([0.0, 0.0, 2.0]), r, iters=50)  # out of reach
+    assert ep_far > 0.5
+
+
+def test_templates_are_right_hand_one_hand_grasps_slid_to_a_s_end(script, grasp_library):
+    lib = InitLibrary.load(grasp_library)
+    first = InitLibrary(lib.joint_pos[:200], lib.object_pose[:200], lib.meta, lib.lead_hand[:200], lib.stage[:200])
+    templates = script.templates(first)
+    assert 0 < len(templates) <= 200
+    assert {int(k) for k in first.lead_hand} == {LEFT, RIGHT}  # both hands' grasps fed in
+    for t in templates[:20]:
+        # fingertip centre at -end_offset along the long axis: check through forward kinematics
+        centre = np.array([0.32, -0.03, 1.0])
+        r_obj = script.object_rotation(0.0)
+        q = ready_pose()
+        q[script.ik.arm_idx[RIGHT]] = t.arm_q
+        q, ep, _ = script.ik.solve(q, RIGHT, centre + r_obj @ t.p_rel, r_obj @ t.r_rel)
+        if ep > 1e-3:
+            continue
+        q[script.ik.hand_idx[RIGHT]] = t.hand_q
+        script.sim.reset(joint_pos=q[None], object_pose=np.concatenate([centre, [1.0, 0, 0, 0]])[None])
+        tips = script.sim.fingertip_pos()[0, RIGHT].mean(axis=0)
+        assert abs((r_obj.T @ (tips - centre)) @ script.axis + script.cfg.end_offset_m) < 2e-3
+
+
+def test_handoffs_make_labelled_states_of_completed_handovers(handoffs):
+    lib = handoffs
+    src = lib.meta["source"]
+    assert src["kind"] == "handoff" and src["kept"] >= 1
+    assert src["kept"] + src["failed"] + src["no_ik"] + src["dropped_by_a"] == 8
+    n = len(lib) // 2
+    # right-to-left states, then their mirror images
+    assert np.all(lib.lead_hand[:n] == RIGHT) and np.all(lib.lead_hand[n:] == LEFT)
+    assert np.allclose(lib.joint_pos[n:], mirror_joints(lib.joint_pos[:n]))
+    assert set(np.unique(lib.stage)) == {2, 3}
+    cfg = task_config("handover")
+    rest = scene_config(cfg.scene).table_height_m + get_object(BAR).half_height_m()
+    pos = lib.object_pose[:n, :3]
+    per = len(pos) // src["kept"]
+    for k in range(src["kept"]):
+        seg, stages = pos[k * per:(k + 1) * per], lib.stage[k * per:(k + 1) * per]
+        assert stages[0] == 2 and stages[-1] == 3 and np.all(np.diff(stages) >= 0)  # B touches once, for good
+        assert seg[0, 1] <= 0.0  # starts on A's (the right hand's, −y) side
+        goal = np.array([seg[0, 0], cfg.final_abs_y_m, rest + cfg.final_height_m])
+        assert np.linalg.norm(seg[-1] - goal) < 0.08  # ends at the final goal, B's side
+        assert seg[-1, 2] > rest + 0.05  # held up
+        # the object is never on the table in between
+        assert np.all(seg[:, 2] > rest + 0.03)
+
+
+def test_an_env_resets_from_handoff_states_at_their_stage(small_env, handoffs):
+    env = small_env("handover", num_envs=8, init_library=handoffs, objects=BAR, init={"probability": 1.0})
+    env.reset()
+    assert np.all(env.stage >= 2)
+    assert np.allclose(env.goal, env.final_goal)
+
+
+def test_handoff_errors(grasp_library, tmp_path):
+    with pytest.raises(ValueError, match="handover"):
+        library_from_handoffs(grasp_library, task="grasp_and_reach", object_name=BAR, episodes=1)
+    with pytest.raises(ValueError, match="elongated"):
+        library_from_handoffs(grasp_library, object_name="cube_5cm", episodes=1)
+    with pytest.raises(FileNotFoundError):
+        library_from_handoffs(tmp_path / "none.npz", object_name=BAR, episodes=1)
+    with pytest.raises(InitLibraryError, match="holds bar_5x18x5cm states"):
+        library_from_handoffs(grasp_library, object_name="cylinder_r3_h10cm", episodes=1)
+    src = InitLibrary.load(grasp_library)
+    unknown = InitLibrary(src.joint_pos[:50], src.object_pose[:50], src.meta)  # lead hands not known
+    unknown.save(tmp_path / "nolead.npz")
+    with pytest.raises(InitLibraryError, match="lead hand"):
+        library_from_handoffs(tmp_path / "nolead.npz", object_name=BAR, episodes=1)
+
+
+def test_cli_init_record_handoff(grasp_library, tmp_path, capsys):
+    out = tmp_path / "h.npz"
+    assert main(["init", "record", "--task", "handover", "--handoff", str(grasp_library), "--object", BAR,
+                 "--episodes", "8", "--out", str(out)]) == 0
+    lib = InitLibrary.load(out)
+    assert len(lib) > 0 and lib.meta["object"] == BAR
+    assert main(["init", "record", "--task", "handover", "--handoff", str(grasp_library), "--object", BAR,
+                 "--mirror", "--out", str(tmp_path / "m.npz")]) == 2
+    assert "both directions" in capsys.readouterr().err
