@@ -229,6 +229,27 @@ def test_eval_is_reproducible_and_counts_episodes(checkpoints):
     assert c["objects"] == "cubes" and c["randomization"] is False and c["task"] == "grasp_and_reach"
 
 
+def test_eval_from_a_given_init_library(checkpoints, capsys, tmp_path):
+    """--init-library LIBRARY --init-probability 1: every episode starts from that library's
+    states (here states after hand B's touch, so every episode counts hand B's contact)."""
+    from dexmani_training.init_library import DATA_DIR
+
+    src = InitLibrary.load(DATA_DIR / "handover_bar.npz")
+    after = np.flatnonzero(src.stage == 3)[:40]
+    lib = tmp_path / "after_b.npz"
+    InitLibrary(src.joint_pos[after], src.object_pose[after], src.meta, src.lead_hand[after], src.stage[after]).save(lib)
+    base = ["eval", "--task", "handover", "--checkpoint", str(checkpoints["handover"]), "--episodes", "4", "--json",
+            "--num-envs", "2", "--objects", "bar_5x18x5cm", "--no-randomization"]
+    result = _eval_json(capsys, base + ["--init-library", str(lib), "--init-probability", "1.0"])
+    assert result["init_library"] == str(lib) and result["init_probability"] == 1.0
+    assert result["intermediate_rate"] == 1.0 and result["contact_b_rate"] == 1.0
+    nominal = _eval_json(capsys, base)
+    assert nominal["init_library"] is None and "init_probability" not in nominal
+    assert nominal["contact_b_rate"] < 1.0  # a 1-iteration policy does not reach hand B's stage by itself
+    assert main(base + ["--init-probability", "0.5"]) == 2
+    assert "add --init-library" in capsys.readouterr().err
+
+
 def test_eval_writes_videos_of_the_first_episodes(checkpoints, tmp_path):
     import imageio.v3 as iio
 

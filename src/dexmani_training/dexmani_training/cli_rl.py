@@ -85,7 +85,11 @@ def add_eval_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--num-envs", type=int)
     p.add_argument("--no-randomization", action="store_true", help="evaluate without domain randomization")
-    p.add_argument("--init-library", action="store_true", help="also reset from the init library (off by default)")
+    p.add_argument("--init-library", nargs="?", const=True, default=False, metavar="LIBRARY",
+                   help="also reset from an init library: the checkpoint's, or LIBRARY (a file or a shipped name); "
+                   "off by default")
+    p.add_argument("--init-probability", type=float, metavar="P",
+                   help="with --init-library: the fraction of resets from the library (default: the checkpoint's)")
     p.add_argument("--video", type=Path, help="write MP4s of the first episodes (third-view camera) here")
     p.add_argument("--video-episodes", type=int, default=3)
     p.add_argument("--json", action="store_true", help="print only the JSON object")
@@ -256,10 +260,12 @@ def cmd_eval(args) -> int:
 
         if args.objects not in OBJECT_GROUPS and args.objects not in OBJECTS:
             raise ValueError(f"unknown object group {args.objects!r}; valid groups: {sorted(OBJECT_GROUPS)}, or an object name")
+    if args.init_probability is not None and not args.init_library:
+        raise ValueError("--init-probability applies to resets from an init library; add --init-library")
     ckpt = resolve_checkpoint(args.checkpoint, args.task)
     result = evaluate(
         ckpt, args.task, args.episodes, args.objects, args.seed, args.num_envs, not args.no_randomization,
-        args.init_library, args.video, args.video_episodes, progress=not args.json,
+        args.init_library, args.video, args.video_episodes, progress=not args.json, init_probability=args.init_probability,
     )
     text = json.dumps(result, indent=None if args.json else 2)
     print(text)

@@ -86,13 +86,18 @@ def evaluate(
     seed: int = 0,
     num_envs: int | None = None,
     randomize: bool = True,
-    use_init_library: bool = False,
+    use_init_library: bool | str | Path = False,
     video_dir: str | Path | None = None,
     video_episodes: int = 3,
     num_threads: int | None = None,
     progress: bool = False,
     randomization_terms: tuple[str, ...] | list[str] | None = None,
+    init_probability: float | None = None,
 ) -> dict[str, Any]:
+    """Per-stage success rates of ``episodes`` deterministic episodes. ``use_init_library``:
+    False (nominal resets only), True (also the checkpoint's init library) or a library (path
+    or shipped name) to reset from instead; ``init_probability`` overrides the fraction of
+    resets drawn from it."""
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     d = load_checkpoint(checkpoint, task)
@@ -100,7 +105,12 @@ def evaluate(
     task = meta["task"]
     cfg = checkpoint_task_config(d, checkpoint)
     n = num_envs or min(episodes, 64)
-    cfg = replace(cfg, num_envs=n, init=replace(cfg.init, use_library=use_init_library))
+    init = replace(cfg.init, use_library=bool(use_init_library))
+    if not isinstance(use_init_library, bool):
+        init = replace(init, library=str(use_init_library))
+    if init_probability is not None:
+        init = replace(init, probability=init_probability)
+    cfg = replace(cfg, num_envs=n, init=init)
     if objects is not None:
         cfg = replace(cfg, objects=objects)
     if randomization_terms is not None:  # exactly these terms (e.g. one switched off)
@@ -153,6 +163,7 @@ def summarize(task, records, meta, checkpoint, seed, cfg, wall_s, videos) -> dic
         "seed": seed,
         "objects": cfg.objects,
         "randomization": bool(cfg.randomization.enabled),
+        "init_library": (cfg.init.library or "task default") if cfg.init.use_library else None,
         "success_rate": float(np.mean([r["success"] for r in records])),
     }
     for s in stages:
@@ -161,6 +172,8 @@ def summarize(task, records, meta, checkpoint, seed, cfg, wall_s, videos) -> dic
     if all("released" in r for r in records):  # handover: success with hand A off the object
         out["released_rate"] = float(np.mean([r["released"] for r in records]))
     out["mean_return"] = float(np.mean([r["return"] for r in records]))
+    if cfg.init.use_library:
+        out["init_probability"] = cfg.init.probability
     for key in ("side", "direction", "object"):
         values = sorted({r[key] for r in records if key in r})
         if len(values) > 1 or key == "direction" and values:
