@@ -8,7 +8,9 @@ import pytest
 from dexmani_training.cli import main
 from dexmani_training.handoff import (
     ArmIK,
+    HandoffConfig,
     HandoffScript,
+    _rotation_between,
     library_from_handoffs,
     long_axis,
     quat_to_mat,
@@ -47,6 +49,20 @@ def test_long_axis_of_elongated_objects_and_refusals():
     for name in ("cube_5cm", "sphere_r3cm"):
         with pytest.raises(ValueError, match="elongated"):
             long_axis(name)
+
+
+def test_an_end_offset_beyond_the_object_is_refused():
+    with pytest.raises(ValueError, match="half length"):
+        HandoffScript("cylinder_r3_h10cm", task_config("handover"))  # 5 cm half length < 6.5 cm
+    with pytest.raises(ValueError, match="half length"):
+        HandoffScript(BAR, task_config("handover"), HandoffConfig(end_offset_m=0.1))
+
+
+@pytest.mark.parametrize(("u", "v"), [((0, 0, 1), (0, 1, 0)), ((0, 1, 0), (0, 1, 0)), ((0, 1, 0), (0, -1, 0)),
+                                      ((1, 0, 0), (0, 0.6, 0.8))])
+def test_rotation_between_takes_u_to_v(u, v):
+    r = _rotation_between(np.array(u, float), np.array(v, float))
+    assert np.allclose(r @ np.array(u, float), v) and np.isclose(np.linalg.det(r), 1.0) and np.allclose(r @ r.T, np.eye(3))
 
 
 @pytest.mark.parametrize("axis", [0, 1, 2])
@@ -154,7 +170,7 @@ def test_handoff_errors(grasp_library, tmp_path):
     with pytest.raises(FileNotFoundError):
         library_from_handoffs(tmp_path / "none.npz", object_name=BAR, episodes=1)
     with pytest.raises(InitLibraryError, match="holds bar_5x18x5cm states"):
-        library_from_handoffs(grasp_library, object_name="cylinder_r3_h10cm", episodes=1)
+        library_from_handoffs(grasp_library, object_name="box_36x20x16cm", episodes=1)
     src = InitLibrary.load(grasp_library)
     unknown = InitLibrary(src.joint_pos[:50], src.object_pose[:50], src.meta)  # lead hands not known
     unknown.save(tmp_path / "nolead.npz")

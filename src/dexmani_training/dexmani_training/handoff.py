@@ -104,6 +104,10 @@ def rotation(axis: int, angle: float) -> np.ndarray:
 
 def long_axis(object_name: str) -> np.ndarray:
     """Unit vector of the object's long axis in its own frame; refuses shapes without one."""
+    return _long_axis_and_half_length(object_name)[0]
+
+
+def _long_axis_and_half_length(object_name: str) -> tuple[np.ndarray, float]:
     spec = get_object(object_name)
     if spec.shape == "box":
         dims = np.asarray(spec.size_m, dtype=float)
@@ -114,7 +118,7 @@ def long_axis(object_name: str) -> np.ndarray:
     if dims is not None:
         k = int(np.argmax(dims))
         if dims[k] >= 1.5 * np.max(np.delete(dims, k)):
-            return np.eye(3)[k]
+            return np.eye(3)[k], float(dims[k] / 2)
     raise ValueError(f"scripted handoffs need an elongated object (a box or cylinder whose longest dimension is at least "
                      f"1.5 times the others, for one end per hand); {object_name} is a {spec.shape} of size {spec.size_m}")
 
@@ -189,7 +193,10 @@ class HandoffScript:
         self.cfg = cfg or HandoffConfig()
         self.task_cfg = task_cfg
         self.object = object_name
-        self.axis = long_axis(object_name)
+        self.axis, half_length = _long_axis_and_half_length(object_name)
+        if not 0.0 < self.cfg.end_offset_m < half_length:
+            raise ValueError(f"end_offset_m {self.cfg.end_offset_m} m must lie within the object's half length "
+                             f"({half_length:.3f} m for {object_name}): each hand holds its own end")
         sc = scene_config(task_cfg.scene, object=object_name, control_decimation=task_cfg.control_decimation)
         self.scene = build_scene(sc)
         self.sim = BatchedSim(self.scene, 1, num_threads=1)
