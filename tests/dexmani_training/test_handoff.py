@@ -44,8 +44,10 @@ def handoffs(grasp_library):
 
 
 def test_long_axis_of_elongated_objects_and_refusals():
-    assert np.array_equal(long_axis(BAR), [0.0, 1.0, 0.0])
-    assert np.array_equal(long_axis("cylinder_r3_h10cm"), [0.0, 0.0, 1.0])
+    axis, half = long_axis(BAR)
+    assert np.array_equal(axis, [0.0, 1.0, 0.0]) and np.isclose(half, 0.09)
+    axis, half = long_axis("cylinder_r3_h10cm")
+    assert np.array_equal(axis, [0.0, 0.0, 1.0]) and np.isclose(half, 0.05)
     for name in ("cube_5cm", "sphere_r3cm"):
         with pytest.raises(ValueError, match="elongated"):
             long_axis(name)

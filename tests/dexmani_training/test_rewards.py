@@ -464,6 +464,32 @@ def test_handover_release_a_pays_once_b_has_the_object_and_a_lets_go(small_env):
         task_config("handover", {"release_a_weight": -1.0}).validate()
 
 
+@pytest.mark.parametrize(("axis", "angle", "level"), [(2, 0.7, 1.0), (0, np.pi / 2, 0.0), (0, np.pi / 6, 0.5),
+                                                   (1, np.pi / 2, 1.0), (0, -np.pi / 6, 0.5)])
+def test_handover_level_pays_for_holding_the_bar_s_long_axis_level(small_env, axis, angle, level):
+    """The bar lies along y: yaw (about z) or a roll about its own axis (y) keep it level; a
+    rotation about x tilts it, 30° gives 1 − sin 30° = 0.5 and upright 0."""
+    env = small_env("handover", num_envs=1, directions=["right_to_left"], objects="bar_5x18x5cm", level_weight=3.0)
+    tips = _handover_tips(env, RIGHT, RIGHT)
+    state = _handover_state(env, tips, touch_a=True)
+    q = np.zeros(4)
+    q[0], q[1 + axis] = np.cos(angle / 2), np.sin(angle / 2)
+    state["object_quat"] = q[None]
+    env.update_stages(state)
+    assert env.compute_rewards(state)["level"][0] == pytest.approx(3.0 * level, abs=1e-9)
+    state["contact_table"][:] = True  # not held up: nothing
+    env.update_stages(state)
+    assert env.compute_rewards(state)["level"][0] == 0.0
+
+
+def test_handover_level_needs_an_elongated_object(small_env):
+    assert _handover_rewards(small_env("handover", num_envs=1), _far_tips(1))["level"][0] == 0.0  # default off
+    with pytest.raises(ValueError, match="long axis.*sphere_r3cm"):
+        small_env("handover", num_envs=1, objects="sphere_r3cm", level_weight=1.0)
+    with pytest.raises(ValueError, match="level_weight"):
+        task_config("handover", {"level_weight": -1.0}).validate()
+
+
 def test_handover_end_patterns_follow_hand_a_in_both_directions(small_env):
     """End patterns are named for right_to_left episodes and mirrored in left_to_right ones, so
     hand A's stickers are always on the end of the bar on A's side and B's on the other."""

@@ -102,25 +102,15 @@ def rotation(axis: int, angle: float) -> np.ndarray:
     return r if axis != 1 else r.T  # about y the sign convention flips (z × x = y)
 
 
-def long_axis(object_name: str) -> np.ndarray:
-    """Unit vector of the object's long axis in its own frame; refuses shapes without one."""
-    return _long_axis_and_half_length(object_name)[0]
-
-
-def _long_axis_and_half_length(object_name: str) -> tuple[np.ndarray, float]:
+def long_axis(object_name: str) -> tuple[np.ndarray, float]:
+    """The object's long axis (unit vector, own frame) and half length; refuses shapes without one."""
     spec = get_object(object_name)
-    if spec.shape == "box":
-        dims = np.asarray(spec.size_m, dtype=float)
-    elif spec.shape == "cylinder":  # size: (radius, height), axis along z
-        dims = np.array([2 * spec.size_m[0], 2 * spec.size_m[0], spec.size_m[1]])
-    else:
-        dims = None
-    if dims is not None:
-        k = int(np.argmax(dims))
-        if dims[k] >= 1.5 * np.max(np.delete(dims, k)):
-            return np.eye(3)[k], float(dims[k] / 2)
-    raise ValueError(f"scripted handoffs need an elongated object (a box or cylinder whose longest dimension is at least "
-                     f"1.5 times the others, for one end per hand); {object_name} is a {spec.shape} of size {spec.size_m}")
+    found = spec.long_axis()
+    if found is None:
+        raise ValueError(f"scripted handoffs need an elongated object (a box or cylinder whose longest dimension is at "
+                         f"least 1.5 times the others, for one end per hand); {object_name} is a {spec.shape} of size "
+                         f"{spec.size_m}")
+    return found
 
 
 def reflect_grasp(p_rel: np.ndarray, r_rel: np.ndarray, axis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -193,7 +183,7 @@ class HandoffScript:
         self.cfg = cfg or HandoffConfig()
         self.task_cfg = task_cfg
         self.object = object_name
-        self.axis, half_length = _long_axis_and_half_length(object_name)
+        self.axis, half_length = long_axis(object_name)
         if not 0.0 < self.cfg.end_offset_m < half_length:
             raise ValueError(f"end_offset_m {self.cfg.end_offset_m} m must lie within the object's half length "
                              f"({half_length:.3f} m for {object_name}): each hand holds its own end")

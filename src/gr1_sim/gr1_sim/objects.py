@@ -38,6 +38,20 @@ class ObjectSpec:
     def nominal_friction(self) -> float:
         return 0.5 * (self.friction_range[0] + self.friction_range[1])
 
+    def long_axis(self) -> tuple[np.ndarray, float] | None:
+        """The object's long axis in its own frame (a unit vector) and its half length, for a box
+        or a cylinder whose longest dimension is at least 1.5 times the others; None otherwise."""
+        if self.shape == "box":
+            dims = np.asarray(self.size_m, dtype=float)
+        elif self.shape == "cylinder":  # (radius, height), axis along z
+            dims = np.array([2 * self.size_m[0], 2 * self.size_m[0], self.size_m[1]])
+        else:
+            return None
+        k = int(np.argmax(dims))
+        if dims[k] < 1.5 * np.max(np.delete(dims, k)):
+            return None
+        return np.eye(3)[k], float(dims[k] / 2)
+
     def half_height_m(self, scale: float = 1.0) -> float:
         """Height of the object's centre above the table when resting in its default pose."""
         s = self.size_m

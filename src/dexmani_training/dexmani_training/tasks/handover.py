@@ -75,7 +75,7 @@ import numpy as np
 
 from ..symmetry import mirror_points
 from .base import LEFT, RIGHT, ManipulationEnv, TaskConfig
-from .rewards import goal_tracking_reward, hand_contact_reward, object_goal_reward, stage_bonus
+from .rewards import goal_tracking_reward, hand_contact_reward, object_goal_reward, quat_rotate, stage_bonus
 
 DIRECTIONS = ("right_to_left", "left_to_right")
 HANDOFFS = ("switch", "floor", "continuous")
@@ -115,12 +115,17 @@ class HandoverConfig(TaskConfig):
     # is off the table (term ``release_a``): pays for the handover in the strict sense, A letting
     # go once B has it. Success itself does not ask for it (see ``released_rate``).
     release_a_weight: float = 0.0
+    # Per second while the object is held up, times how level its long axis is (1 − |its world z
+    # component|: 1 level, 0 upright), term ``level``: an elongated object (the bar) held by one
+    # end hangs down, and hand B's end is then out of the reach its grasp was made for. Needs
+    # objects with a long axis (``ObjectSpec.long_axis``).
+    level_weight: float = 0.0
 
     def validate(self) -> None:
         super().validate()
         if self.stage_handoff not in HANDOFFS:
             raise ValueError(f"stage_handoff must be one of {list(HANDOFFS)}, got {self.stage_handoff!r}")
-        for name in ("contact_b_weight", "hold_b_weight", "release_a_weight"):
+        for name in ("contact_b_weight", "hold_b_weight", "release_a_weight", "level_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         bad = [d for d in self.directions if d not in DIRECTIONS]
@@ -136,6 +141,12 @@ class Handover(ManipulationEnv):
     def __init__(self, *args, **kwargs):
         self.hand_a = None
         super().__init__(*args, **kwargs)
+        axes = [o.long_axis() for o in self.env_object]
+        if self.cfg.level_weight > 0 and any(a is None for a in axes):
+            bad = sorted({o.name for o, a in zip(self.env_object, axes) if a is None})
+            raise ValueError(f"level_weight needs objects with a long axis (a box or cylinder whose longest dimension is "
+                             f"at least 1.5 times the others); these have none: {bad}")
+        self.long_axis_local = np.array([a[0] if a is not None else np.zeros(3) for a in axes])  # N×3, object frame
 
     def sticker_patterns_for(self):
         # Per-side sets are swapped per episode by direction: index 0 = pattern A, 1 = pattern B.
@@ -280,11 +291,17 @@ class Handover(ManipulationEnv):
             "hold_b": self.cfg.hold_b_weight * a * state["held_active"],  # from stage 2, held_active is B holding
             # B holds it up (held_active from stage 2), so A not holding it means A not touching it.
             "release_a": self.cfg.release_a_weight * ((self.stage >= 3) & state["held_active"] & ~state["held_a"]),
+            "level": self.cfg.level_weight * state["held_up"] * (1.0 - np.abs(self.long_axis_world(state["object_quat"])[:, 2])),
             "stage_bonus": bonus,
             "stage_floor": a * self.phase_a_maximum() if mode == "floor" else zero,
             "stage_carry": a * (r.goal_weight * self.goal_carry + r.contact_weight * self.contact_carry) if mode == "continuous" else zero,
             "success": r.success_bonus * state["success_now"],
         }
+
+    def long_axis_world(self, object_quat: np.ndarray) -> np.ndarray:
+        """Each object's long axis in the world frame (N×3; zero for objects without one) for
+        object orientations ``object_quat`` (N×4, w first)."""
+        return quat_rotate(object_quat, self.long_axis_local[:, None, :])[:, 0]
 
     def stickers_object_frame(self, side: int) -> np.ndarray:
         """Sticker set ``side`` (LEFT: pattern A, RIGHT: pattern B) in the object frame. Patterns
