@@ -11,6 +11,7 @@ from dexmani_training.init_library import (
     InitLibraryError,
     load_task_library,
 )
+from dexmani_training.tasks import task_config
 from dexmani_training.tasks.base import ready_pose
 
 from gr1_description import joints as jt
@@ -233,6 +234,39 @@ def test_a_shipped_library_is_found_by_name(small_env, tmp_path, monkeypatch):
     assert len(load_task_library("handover", "handover_bar.npz")) == 3
     env = small_env("handover", num_envs=2, objects="bar_5x18x5cm", init={"use_library": True, "library": "handover_bar", "probability": 1.0})
     assert env.from_library.all()
+
+
+def test_grip_closes_the_finger_targets_of_hands_touching_the_object(small_env):
+    """init.grip_rad: on a library reset, each hand touching the object gets finger targets that
+    much further closed than its recorded fingers; the other hand and the arms keep theirs."""
+    from dexmani_training.init_library import DATA_DIR
+    from dexmani_training.tasks.base import LEFT, RIGHT, _arm_mask, hand_open_closed, side_mask
+
+    src = InitLibrary.load(DATA_DIR / "handover_bar.npz")
+    rows = np.flatnonzero(src.stage < 0)[:6]  # the grasp specialist's one-hand grasps
+    lib = InitLibrary(src.joint_pos[rows], src.object_pose[rows], src.meta, src.lead_hand[rows], src.stage[rows])
+    envs = {g: small_env("handover", num_envs=6, init_library=lib, objects="bar_5x18x5cm",
+                         init={"probability": 1.0, "grip_rad": g}) for g in (0.0, 0.3)}
+    for env in envs.values():
+        env.reset()
+    plain, gripped = envs[0.0], envs[0.3]
+    np.testing.assert_allclose(plain.targets, plain.sim.joint_pos(), atol=1e-9)  # recorded positions
+    touch = gripped.sim.contacts()[:, :2]
+    assert touch.any() and not touch.all()
+    open_q, closed_q = hand_open_closed()
+    closing = np.sign(closed_q - open_q)
+    lo, hi = jt.lower_limits(), jt.upper_limits()
+    for i in range(6):
+        q = gripped.sim.joint_pos()[i]
+        for side in (LEFT, RIGHT):
+            fingers = ~_arm_mask() & side_mask(side)
+            want = np.clip(q[fingers] + 0.3 * closing[fingers], lo[fingers], hi[fingers]) if touch[i, side] else q[fingers]
+            np.testing.assert_allclose(gripped.targets[i, fingers], want, atol=1e-9)
+        np.testing.assert_allclose(gripped.targets[i, _arm_mask()], q[_arm_mask()], atol=1e-9)
+    assert np.any(np.abs(gripped.targets - plain.targets) > 0.1)
+    np.testing.assert_allclose(gripped.commanded, gripped.targets)
+    with pytest.raises(ValueError, match="grip_rad"):
+        task_config("handover", {"init": {"grip_rad": -0.1}}).validate()
 
 
 def test_env_with_probability_zero_or_library_off_uses_the_nominal_start(small_env):

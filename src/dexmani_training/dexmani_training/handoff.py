@@ -50,8 +50,7 @@ from gr1_sim.scene import build_scene, scene_config
 
 from .init_library import InitLibrary, InitLibraryError
 from .symmetry import mirror_joints, mirror_points, mirror_quat
-from .tasks.base import LEFT, RIGHT, _arm_mask, ready_pose, side_mask
-from .teleop import hand_open_closed
+from .tasks.base import LEFT, RIGHT, _arm_mask, hand_open_closed, ready_pose, side_mask
 
 HAND_BODY = {LEFT: "L_hand_base_link", RIGHT: "R_hand_base_link"}
 # A hand's local frame is the mirror image of the other's: R_left = S R_right S at mirrored poses.

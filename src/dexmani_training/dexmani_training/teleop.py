@@ -39,7 +39,7 @@ from gr1_sim.scene import build_scene, scene_config
 
 from .init_library import InitLibrary
 from .tasks import task_config
-from .tasks.base import LEFT, RIGHT, _arm_mask, side_mask, ready_pose
+from .tasks.base import LEFT, RIGHT, _arm_mask, hand_open_closed, ready_pose, side_mask
 
 MOVES = {"w": (0, 1.0), "s": (0, -1.0), "a": (1, 1.0), "d": (1, -1.0), "r": (2, 1.0), "f": (2, -1.0)}
 VALID_KEYS = set(MOVES) | {"space", "tab", "n", "p", "x", "."}
@@ -59,14 +59,6 @@ def parse_key_script(text: str) -> list[str]:
                 raise ValueError(f"key script: bad repeat count in {tok!r}") from None
             keys.extend([key] * n)
     return keys
-
-
-def hand_open_closed() -> tuple[np.ndarray, np.ndarray]:
-    """Per joint, the open and the closed finger target (the joint-limit ends nearer and
-    farther from zero; arm entries are meaningless)."""
-    lo, hi = jt.lower_limits(), jt.upper_limits()
-    near_lo = np.abs(lo) < np.abs(hi)
-    return np.where(near_lo, lo, hi), np.where(near_lo, hi, lo)
 
 
 class TeleopSession:

@@ -91,6 +91,14 @@ def side_mask(side: int) -> np.ndarray:
     return np.array([n.startswith(prefix) for n in jt.joint_names()])
 
 
+def hand_open_closed() -> tuple[np.ndarray, np.ndarray]:
+    """Per joint, the open and the closed finger target: the joint-limit ends nearer to and
+    farther from zero (arm entries are meaningless)."""
+    lo, hi = jt.lower_limits(), jt.upper_limits()
+    near_lo = np.abs(lo) < np.abs(hi)
+    return np.where(near_lo, lo, hi), np.where(near_lo, hi, lo)
+
+
 def ready_pose() -> np.ndarray:
     """The default pose: forearms forward and slightly down, palms turned down (wrist yaw
     ±1.5 rad) and tilted inward, hands open ~5–15 cm above a 0.82 m table — a pre-grasp pose
@@ -143,6 +151,12 @@ class InitConfig:
     library: str | None = None
     probability: float = 0.5  # fraction of resets drawn from the library
     use_library: bool = True
+    # On a reset from the library, the finger targets of each hand that touches the object start
+    # this much further closed than the recorded finger positions (clipped to the limits). A
+    # library keeps positions, not targets: a hand that held the object was commanding a tighter
+    # grip than where its fingers stopped, and with targets at the recorded positions it starts
+    # out squeezing nothing. 0 (the default): targets at the recorded positions.
+    grip_rad: float = 0.0
 
 
 @dataclass
@@ -186,6 +200,8 @@ class TaskConfig:
             raise ValueError(f"action.hand_mode must be 'absolute' or 'relative', got {self.action.hand_mode!r}")
         if not 0.0 <= self.init.probability <= 1.0:
             raise ValueError(f"init.probability must be in [0, 1], got {self.init.probability}")
+        if self.init.grip_rad < 0:
+            raise ValueError(f"init.grip_rad must be >= 0, got {self.init.grip_rad}")
         self.randomization.validate()
         try:
             object_group(self.objects)
@@ -413,7 +429,9 @@ class ManipulationEnv:
         self.library_stage[ids] = stage
         self.object_rest_z[ids] = self.table_top_z + half_h
         self.targets[ids] = joint_pos
-        self.commanded[ids] = joint_pos
+        if self.cfg.init.grip_rad > 0 and from_lib.any():
+            self._grip_holding_hands(ids[from_lib])
+        self.commanded[ids] = self.targets[ids]
         self.last_action[ids] = 0.0
         self.applied_action[ids] = 0.0
         self.success_streak[ids] = 0
@@ -428,6 +446,19 @@ class ManipulationEnv:
         if self._policy_obs_prev is not None:
             self._policy_obs_prev[ids] = self._policy_obs(ids)
 
+    def _grip_holding_hands(self, ids: np.ndarray) -> None:
+        """Finger targets ``init.grip_rad`` further closed for each hand touching the object
+        (library resets; see ``InitConfig.grip_rad``)."""
+        open_q, closed_q = hand_open_closed()
+        closing = np.sign(closed_q - open_q)
+        touch = self.sim.contacts()[ids, :2]  # left hand–object, right hand–object
+        for side in (LEFT, RIGHT):
+            rows = ids[touch[:, side]]
+            fingers = ~self.arm_mask & side_mask(side)
+            if rows.size:
+                t = self.targets[np.ix_(rows, np.flatnonzero(fingers))] + self.cfg.init.grip_rad * closing[fingers]
+                self.targets[np.ix_(rows, np.flatnonzero(fingers))] = np.clip(t, self.lower[fingers], self.upper[fingers])
+
     # --- stepping -----------------------------------------------------------------------------
     def _actions_to_targets(self, a: np.ndarray) -> np.ndarray:
         ac = self.cfg.action
@@ -437,9 +468,7 @@ class ManipulationEnv:
         hand = ~arm
         if ac.hand_mode == "absolute":
             # −1 open (joint value nearest 0), +1 closed (the limit farthest from 0).
-            lo, hi = self.lower[hand], self.upper[hand]
-            open_q = np.where(np.abs(lo) < np.abs(hi), lo, hi)
-            closed_q = np.where(np.abs(lo) < np.abs(hi), hi, lo)
+            open_q, closed_q = (q[hand] for q in hand_open_closed())
             targets[:, hand] = open_q + (a[:, hand] + 1.0) / 2.0 * (closed_q - open_q)
         else:
             targets[:, hand] += ac.hand_action_scale_rad * a[:, hand]
