@@ -60,9 +60,11 @@ _FLIP_Y = np.diag([1.0, -1.0, 1.0])
 @dataclass(frozen=True)
 class HandoffConfig:
     end_offset_m: float = 0.065  # fingertip centre from the object's centre, along its long axis
-    centre_x_m: tuple[float, float] = (0.30, 0.35)
-    centre_abs_y_m: tuple[float, float] = (0.0, 0.06)  # on hand A's side of the midline
-    height_above_rest_m: tuple[float, float] = (0.11, 0.17)
+    # Where the object is handed over: on hand A's side of the midline, around the intermediate
+    # goal and out to where policies were seen holding it (closer to the body, higher).
+    centre_x_m: tuple[float, float] = (0.24, 0.35)
+    centre_abs_y_m: tuple[float, float] = (0.0, 0.10)
+    height_above_rest_m: tuple[float, float] = (0.11, 0.21)
     yaw_rad: tuple[float, float] = (-0.15, 0.15)
     pregrasp_up_m: float = 0.08
     settle_steps: int = 10
