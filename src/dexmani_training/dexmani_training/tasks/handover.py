@@ -291,12 +291,17 @@ class Handover(ManipulationEnv):
             "hold_b": self.cfg.hold_b_weight * a * state["held_active"],  # from stage 2, held_active is B holding
             # B holds it up (held_active from stage 2), so A not holding it means A not touching it.
             "release_a": self.cfg.release_a_weight * ((self.stage >= 3) & state["held_active"] & ~state["held_a"]),
-            "level": self.cfg.level_weight * state["held_up"] * (1.0 - np.abs(self.long_axis_world(state["object_quat"])[:, 2])),
+            "level": self._level(state) if self.cfg.level_weight > 0 else zero,
             "stage_bonus": bonus,
             "stage_floor": a * self.phase_a_maximum() if mode == "floor" else zero,
             "stage_carry": a * (r.goal_weight * self.goal_carry + r.contact_weight * self.contact_carry) if mode == "continuous" else zero,
             "success": r.success_bonus * state["success_now"],
         }
+
+    def _level(self, state) -> np.ndarray:
+        """Term ``level``: while the object is held up, 1 − |z| of its long axis, weighted."""
+        tilt = np.abs(self.long_axis_world(state["object_quat"])[:, 2])
+        return self.cfg.level_weight * state["held_up"] * (1.0 - tilt)
 
     def long_axis_world(self, object_quat: np.ndarray) -> np.ndarray:
         """Each object's long axis in the world frame (N×3; zero for objects without one) for
