@@ -50,7 +50,7 @@ from gr1_sim.scene import build_scene, scene_config
 
 from .init_library import InitLibrary, InitLibraryError
 from .symmetry import mirror_joints, mirror_points, mirror_quat
-from .tasks.base import LEFT, RIGHT, _arm_mask, hand_open_closed, ready_pose, side_mask
+from .tasks.base import LEFT, RIGHT, hand_open_closed, ready_pose, side_joint_indices
 
 HAND_BODY = {LEFT: "L_hand_base_link", RIGHT: "R_hand_base_link"}
 # A hand's local frame is the mirror image of the other's: R_left = S R_right S at mirrored poses.
@@ -128,9 +128,9 @@ class ArmIK:
     def __init__(self, model: mujoco.MjModel, qpos_adr: np.ndarray, dof_adr: np.ndarray):
         self.model, self.data = model, mujoco.MjData(model)
         self.qpos_adr = np.asarray(qpos_adr)
-        arm = _arm_mask()
-        self.arm_idx = {s: np.flatnonzero(arm & side_mask(s)) for s in (LEFT, RIGHT)}
-        self.hand_idx = {s: np.flatnonzero(~arm & side_mask(s)) for s in (LEFT, RIGHT)}
+        self.arm_idx, self.hand_idx = {}, {}
+        for s in (LEFT, RIGHT):
+            self.arm_idx[s], self.hand_idx[s] = side_joint_indices(s)
         self.dof = {s: np.asarray(dof_adr)[self.arm_idx[s]] for s in (LEFT, RIGHT)}
         self.body = {s: model.body(HAND_BODY[s]).id for s in (LEFT, RIGHT)}
         self.lower, self.upper = jt.lower_limits(), jt.upper_limits()

@@ -39,7 +39,7 @@ from gr1_sim.scene import build_scene, scene_config
 
 from .init_library import InitLibrary
 from .tasks import task_config
-from .tasks.base import LEFT, RIGHT, _arm_mask, hand_open_closed, ready_pose, side_mask
+from .tasks.base import LEFT, RIGHT, hand_open_closed, ready_pose, side_joint_indices
 
 MOVES = {"w": (0, 1.0), "s": (0, -1.0), "a": (1, 1.0), "d": (1, -1.0), "r": (2, 1.0), "f": (2, -1.0)}
 VALID_KEYS = set(MOVES) | {"space", "tab", "n", "p", "x", "."}
@@ -74,8 +74,7 @@ class TeleopSession:
         self.sim = BatchedSim(self.scene, 1, num_threads=1)
         self.step_m = step_m
         self.steps_per_key = steps_per_key
-        self.arm_idx = [np.flatnonzero(_arm_mask() & side_mask(s)) for s in (LEFT, RIGHT)]
-        self.hand_idx = [np.flatnonzero(~_arm_mask() & side_mask(s)) for s in (LEFT, RIGHT)]
+        self.arm_idx, self.hand_idx = (list(x) for x in zip(*(side_joint_indices(s) for s in (LEFT, RIGHT))))
         m = self.scene.model
         self.dof = [self.scene.dof_adr[i] for i in self.arm_idx]
         self.tip_sites = self.scene.fingertip_site_ids

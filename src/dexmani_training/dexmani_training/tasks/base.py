@@ -91,6 +91,12 @@ def side_mask(side: int) -> np.ndarray:
     return np.array([n.startswith(prefix) for n in jt.joint_names()])
 
 
+def side_joint_indices(side: int) -> tuple[np.ndarray, np.ndarray]:
+    """One side's arm joints and finger joints, as indices into the canonical joint order."""
+    arm, mine = _arm_mask(), side_mask(side)
+    return np.flatnonzero(arm & mine), np.flatnonzero(~arm & mine)
+
+
 def hand_open_closed() -> tuple[np.ndarray, np.ndarray]:
     """Per joint, the open and the closed finger target: the joint-limit ends nearer to and
     farther from zero (arm entries are meaningless)."""
@@ -454,10 +460,9 @@ class ManipulationEnv:
         touch = self.sim.contacts()[ids, :2]  # left hand–object, right hand–object
         for side in (LEFT, RIGHT):
             rows = ids[touch[:, side]]
-            fingers = ~self.arm_mask & side_mask(side)
-            if rows.size:
-                t = self.targets[np.ix_(rows, np.flatnonzero(fingers))] + self.cfg.init.grip_rad * closing[fingers]
-                self.targets[np.ix_(rows, np.flatnonzero(fingers))] = np.clip(t, self.lower[fingers], self.upper[fingers])
+            cells = np.ix_(rows, side_joint_indices(side)[1])
+            t = self.targets[cells] + self.cfg.init.grip_rad * closing[cells[1]]
+            self.targets[cells] = np.clip(t, self.lower[cells[1]], self.upper[cells[1]])
 
     # --- stepping -----------------------------------------------------------------------------
     def _actions_to_targets(self, a: np.ndarray) -> np.ndarray:
