@@ -464,6 +464,26 @@ def test_handover_release_a_pays_once_b_has_the_object_and_a_lets_go(small_env):
         task_config("handover", {"release_a_weight": -1.0}).validate()
 
 
+def test_handover_let_go_pays_for_hand_a_leaving_its_stickers_while_b_holds(small_env):
+    env = small_env("handover", num_envs=1, directions=["right_to_left"], let_go_weight=2.0)
+    on_a = _handover_tips(env, RIGHT, RIGHT)  # A's fingertips on A's stickers, B's far
+    away = on_a.copy()
+    away[:, RIGHT] = _far_tips(1)
+    assert _handover_rewards(env, away, touch_b=True)["let_go"][0] == 0.0  # stage 0
+    _hover_then_finish_stage_2(env)
+    assert _handover_rewards(env, away, touch_a=True)["let_go"][0] == 0.0  # stage 2: B has not touched
+    assert _handover_rewards(env, on_a, touch_a=True, touch_b=True)["let_go"][0] == pytest.approx(0.0, abs=1e-9)
+    assert env.stage[0] == 3
+    half = on_a.copy()  # two of A's fingertips leave: half of A's contact term
+    half[:, RIGHT, :2] = _far_tips(1)[:, :2]
+    assert _handover_rewards(env, half, touch_a=True, touch_b=True)["let_go"][0] == pytest.approx(1.0, abs=0.05)
+    assert _handover_rewards(env, away, touch_b=True)["let_go"][0] == pytest.approx(2.0)
+    assert _handover_rewards(env, away, touch_b=True, table=True)["let_go"][0] == 0.0  # put down
+    assert _handover_rewards(small_env("handover", num_envs=1), away, touch_b=True)["let_go"][0] == 0.0  # default off
+    with pytest.raises(ValueError, match="let_go_weight"):
+        task_config("handover", {"let_go_weight": -1.0}).validate()
+
+
 @pytest.mark.parametrize(("axis", "angle", "level"), [(2, 0.7, 1.0), (0, np.pi / 2, 0.0), (0, np.pi / 6, 0.5),
                                                    (1, np.pi / 2, 1.0), (0, -np.pi / 6, 0.5)])
 def test_handover_level_pays_for_holding_the_bar_s_long_axis_level(small_env, axis, angle, level):

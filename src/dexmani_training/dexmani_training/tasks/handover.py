@@ -27,7 +27,9 @@ Hand A's stickers are on the object's sides, hand B's on its top and bottom (B t
 object over A's fingers). With the bar (``bar_5x18x5cm``, ``config/handover_bar.yaml``), A's are
 on the end on its side (``right_end``) and B's on the other end (``left_end``); patterns are
 named for right-to-left episodes and mirrored in left-to-right ones. ``release_a_weight`` (off by
-default) pays, from stage 3, while B holds the object and A no longer touches it.
+default) pays, from stage 3, while B holds the object and A no longer touches it;
+``let_go_weight`` (off by default) pays the same stretch of the episode in proportion to how far
+A's fingertips are from A's stickers.
 
 How the reward hands over from A's phase to B's (``stage_handoff``):
 
@@ -115,6 +117,11 @@ class HandoverConfig(TaskConfig):
     # is off the table (term ``release_a``): pays for the handover in the strict sense, A letting
     # go once B has it. Success itself does not ask for it (see ``released_rate``).
     release_a_weight: float = 0.0
+    # Per second from stage 3 on while hand B holds the object up, times how far hand A's
+    # fingertips are from A's stickers (1 − A's contact term / 4: 0 with all four on them, 1 far
+    # away), term ``let_go``: a graded version of ``release_a`` that pays for A opening and
+    # drawing back a little at a time, as long as B keeps the object up.
+    let_go_weight: float = 0.0
     # Per second while the object is held up, times how level its long axis is (1 − |its world z
     # component|: 1 level, 0 upright), term ``level``: an elongated object (the bar) held by one
     # end hangs down, and hand B's end is then out of the reach its grasp was made for. Needs
@@ -125,7 +132,7 @@ class HandoverConfig(TaskConfig):
         super().validate()
         if self.stage_handoff not in HANDOFFS:
             raise ValueError(f"stage_handoff must be one of {list(HANDOFFS)}, got {self.stage_handoff!r}")
-        for name in ("contact_b_weight", "hold_b_weight", "release_a_weight", "level_weight"):
+        for name in ("contact_b_weight", "hold_b_weight", "release_a_weight", "let_go_weight", "level_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         bad = [d for d in self.directions if d not in DIRECTIONS]
@@ -291,6 +298,7 @@ class Handover(ManipulationEnv):
             "hold_b": self.cfg.hold_b_weight * a * state["held_active"],  # from stage 2, held_active is B holding
             # B holds it up (held_active from stage 2), so A not holding it means A not touching it.
             "release_a": self.cfg.release_a_weight * ((self.stage >= 3) & state["held_active"] & ~state["held_a"]),
+            "let_go": self.cfg.let_go_weight * ((self.stage >= 3) & state["held_active"]) * (1.0 - contact_a / 4.0),
             "level": self._level(state) if self.cfg.level_weight > 0 else zero,
             "stage_bonus": bonus,
             "stage_floor": a * self.phase_a_maximum() if mode == "floor" else zero,
