@@ -477,7 +477,7 @@ def test_handover_let_go_pays_for_hand_a_leaving_its_stickers_while_b_holds(smal
     half = on_a.copy()  # two of A's fingertips leave: half of A's contact term
     half[:, RIGHT, :2] = _far_tips(1)[:, :2]
     assert _handover_rewards(env, half, touch_a=True, touch_b=True)["let_go"][0] == pytest.approx(1.0, abs=0.05)
-    assert _handover_rewards(env, away, touch_b=True)["let_go"][0] == pytest.approx(2.0)
+    assert _handover_rewards(env, away, touch_b=True)["let_go"][0] == pytest.approx(2.0, abs=0.05)  # 1 / (1 + α·d) is small, not 0, far away
     assert _handover_rewards(env, away, touch_b=True, table=True)["let_go"][0] == 0.0  # put down
     assert _handover_rewards(small_env("handover", num_envs=1), away, touch_b=True)["let_go"][0] == 0.0  # default off
     with pytest.raises(ValueError, match="let_go_weight"):
