@@ -12,6 +12,7 @@ from dexmani_training.handoff import (
     HandoffScript,
     _rotation_between,
     library_from_handoffs,
+    library_from_releases,
     long_axis,
     quat_to_mat,
     reflect_grasp,
@@ -164,6 +165,68 @@ def test_an_env_resets_from_handoff_states_at_their_stage(small_env, handoffs):
     assert np.allclose(env.goal, env.final_goal)
 
 
+def _both_holding(script, lib):
+    """Indices of ``lib``'s right-to-left states in which both hands touch the object, off the table."""
+    out = []
+    for k in np.flatnonzero((lib.lead_hand == RIGHT) & (lib.stage == 3)):
+        script.sim.reset(joint_pos=lib.joint_pos[k][None], object_pose=lib.object_pose[k][None])
+        touch = script.sim.contacts()[0]
+        if touch[LEFT] and touch[RIGHT] and not touch[2]:
+            out.append(int(k))
+    return out
+
+
+def test_release_from_a_both_holding_state_ends_with_b_alone_at_the_final_goal(script, handoffs):
+    both = _both_holding(script, handoffs)
+    assert both, "the scripted handoffs hold states of both hands on the bar"
+    k = both[0]
+    q, pose, stages, res = script.release(handoffs.joint_pos[k], handoffs.object_pose[k])
+    assert res["success"] and res["final_distance_m"] <= script.cfg.success_distance_m
+    assert np.all(stages == 3)  # B has touched before the first step
+    cfg = task_config("handover")
+    assert pose[-1, 1] == pytest.approx(cfg.final_abs_y_m, abs=0.05) and pose[-1, 0] == pytest.approx(
+        handoffs.object_pose[k, 0], abs=0.05)  # the final goal keeps the start's x
+    script.sim.reset(joint_pos=q[-1][None], object_pose=pose[-1][None])
+    touch = script.sim.contacts()[0]
+    assert touch[LEFT] and not touch[RIGHT] and not touch[2]  # B (left) alone
+    # a state of A alone is no start for a release
+    one = int(np.flatnonzero((handoffs.lead_hand == RIGHT) & (handoffs.stage == 2))[0])
+    assert script.release(handoffs.joint_pos[one], handoffs.object_pose[one]) == "not_both_holding"
+
+
+def test_releases_make_a_library_of_stage_3_states_in_both_directions(script, handoffs, tmp_path):
+    both = _both_holding(script, handoffs)[:3]
+    carried = [int(np.flatnonzero((handoffs.lead_hand == RIGHT) & (handoffs.stage == 3))[-1])]  # B alone
+    rows = np.array(both + carried)
+    InitLibrary(handoffs.joint_pos[rows], handoffs.object_pose[rows], handoffs.meta, handoffs.lead_hand[rows],
+                handoffs.stage[rows]).save(tmp_path / "h.npz")
+    lib = library_from_releases(tmp_path / "h.npz", episodes=10, seed=2)
+    src = lib.meta["source"]
+    assert src["kind"] == "release" and lib.meta["object"] == BAR
+    assert src["episodes"] == len(rows)  # at most every state once
+    assert src["kept"] + src["failed"] == len(both) and src["not_both_holding"] == 1 and src["kept"] >= 1
+    n = len(lib) // 2
+    assert n > 0 and np.all(lib.stage == 3)
+    assert np.all(lib.lead_hand[:n] == RIGHT) and np.all(lib.lead_hand[n:] == LEFT)
+    assert np.allclose(lib.joint_pos[n:], mirror_joints(lib.joint_pos[:n]))
+    # a library whose states are all before B's touch, or of unknown lead hands, is refused
+    early = InitLibrary(handoffs.joint_pos[:20], handoffs.object_pose[:20], handoffs.meta, handoffs.lead_hand[:20],
+                        np.full(20, 2))
+    early.save(tmp_path / "early.npz")
+    with pytest.raises(InitLibraryError, match="past hand B's touch"):
+        library_from_releases(tmp_path / "early.npz", episodes=1)
+    InitLibrary(handoffs.joint_pos[:20], handoffs.object_pose[:20], handoffs.meta).save(tmp_path / "nolead.npz")
+    with pytest.raises(InitLibraryError, match="lead hand"):
+        library_from_releases(tmp_path / "nolead.npz", episodes=1)
+    with pytest.raises(ValueError, match="handover"):
+        library_from_releases(tmp_path / "h.npz", task="box_lift", episodes=1)
+    last = rows[-1:]  # B alone: nothing to release
+    InitLibrary(handoffs.joint_pos[last], handoffs.object_pose[last], handoffs.meta, handoffs.lead_hand[last],
+                handoffs.stage[last]).save(tmp_path / "alone.npz")
+    with pytest.raises(InitLibraryError, match="no scripted handoff succeeded"):
+        library_from_releases(tmp_path / "alone.npz", episodes=1)
+
+
 def test_handoff_errors(grasp_library, tmp_path):
     with pytest.raises(ValueError, match="handover"):
         library_from_handoffs(grasp_library, task="grasp_and_reach", object_name=BAR, episodes=1)
@@ -189,3 +252,10 @@ def test_cli_init_record_handoff(grasp_library, tmp_path, capsys):
     assert main(["init", "record", "--task", "handover", "--handoff", str(grasp_library), "--object", BAR,
                  "--mirror", "--out", str(tmp_path / "m.npz")]) == 2
     assert "both directions" in capsys.readouterr().err
+    rel = tmp_path / "r.npz"
+    assert main(["init", "record", "--task", "handover", "--release", str(out), "--episodes", "1000", "--seed", "1",
+                 "--out", str(rel)]) == 0
+    assert InitLibrary.load(rel).meta["source"]["kind"] == "release"
+    assert main(["init", "record", "--task", "handover", "--release", str(out), "--mirror",
+                 "--out", str(tmp_path / "m2.npz")]) == 2
+    assert "--release already makes both directions" in capsys.readouterr().err

@@ -130,7 +130,10 @@ def add_init_parser(sub) -> None:
         "(to grow a library stage by stage). From scripted handoffs (--handoff LIBRARY, handover only): hand A "
         "holds the object by one end with a grasp taken from LIBRARY's one-hand states, hand B takes the other end "
         "with the mirror image of that grasp, A lets go and B carries the object to the final goal; the states of "
-        "the handoffs that succeed, in both directions. --append adds the new states to an existing library.",
+        "the handoffs that succeed, in both directions. From scripted releases (--release LIBRARY, handover only): "
+        "the second half of a handoff, started from LIBRARY's states in which both hands hold the object (e.g. a "
+        "handover policy's own, from --policy --stage contact_b): B closes its grip, A lets go and withdraws, B "
+        "carries the object to the final goal. --append adds the new states to an existing library.",
     )
     r.add_argument("--task", required=True)
     r.add_argument("--out", type=Path, required=True, help="library file (.npz)")
@@ -143,14 +146,18 @@ def add_init_parser(sub) -> None:
     src.add_argument("--handoff", type=Path, metavar="LIBRARY",
                      help="handover: scripted handoffs built on this library's one-hand grasps (states with a lead "
                      "hand, e.g. from --policy grasp_and_reach.pt)")
+    src.add_argument("--release", type=Path, metavar="LIBRARY",
+                     help="handover: scripted releases from this library's states in which both hands hold the "
+                     "object (states with a lead hand, e.g. from --policy handover.pt --stage contact_b)")
     r.add_argument("--joint-topic", default="/joint_states")
     r.add_argument("--object-topic", help="geometry_msgs/PoseStamped of the object (world frame)")
     r.add_argument("--object", help="object for teleop or --policy rollouts (default: the policy's objects when it was "
                    "trained on this task, else the task's)")
-    r.add_argument("--episodes", type=int, default=256, help="--policy, --handoff: rollouts or handoffs (default 256)")
+    r.add_argument("--episodes", type=int, default=256, help="--policy, --handoff, --release: rollouts, handoffs or states to start releases "
+                   "from (default 256)")
     r.add_argument("--min-height", type=float, default=0.05, help="--policy: keep states with the object this far above "
                    "its resting height, in metres; --handoff: the grasps to use (default 0.05)")
-    r.add_argument("--seed", type=int, default=0, help="--policy, --handoff: seed")
+    r.add_argument("--seed", type=int, default=0, help="--policy, --handoff, --release: seed")
     r.add_argument("--stage", help="--policy: keep only states of episodes that reached this stage of the policy's task")
     r.add_argument("--from-library", type=Path, metavar="LIBRARY",
                    help="--policy: start every rollout from this library's states instead of the default pose")
@@ -298,11 +305,12 @@ def cmd_init_record(args) -> int:
     if args.out.exists() and not args.force:
         raise FileExistsError(f"{args.out} exists; pass --force to overwrite it")
     if not args.teleop and (args.keys or args.waypoints):
-        raise ValueError("--keys and --waypoints drive --teleop; they do not apply to --bag, --policy or --handoff")
+        raise ValueError("--keys and --waypoints drive --teleop; they do not apply to --bag, --policy, --handoff or --release")
     if not args.policy and (args.stage or args.from_library):
         raise ValueError("--stage and --from-library select policy rollouts; they need --policy")
-    if args.handoff and args.mirror:
-        raise ValueError("--handoff already makes both directions (every handoff and its mirror image); drop --mirror")
+    if (args.handoff or args.release) and args.mirror:
+        raise ValueError(f"--{'handoff' if args.handoff else 'release'} already makes both directions (every handoff "
+                         "and its mirror image); drop --mirror")
     if args.bag:
         from .init_record import library_from_bag
 
@@ -312,6 +320,11 @@ def cmd_init_record(args) -> int:
 
         lib = library_from_handoffs(args.handoff, args.task, args.object, args.episodes, args.every_s, args.seed,
                                     args.min_height, progress=sys.stderr.isatty())
+    elif args.release:
+        from .handoff import library_from_releases
+
+        lib = library_from_releases(args.release, args.task, args.object, args.episodes, args.every_s, args.seed,
+                                    progress=sys.stderr.isatty())
     elif args.policy:
         from .init_policy import library_from_policy
 

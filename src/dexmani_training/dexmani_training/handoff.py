@@ -204,10 +204,7 @@ class HandoffScript:
             lead = int(lib.lead_hand[k])
             if lead < 0 or lib.object_pose[k, 2] - self.rest_z < min_height_m:
                 continue
-            q, pose = lib.joint_pos[k], lib.object_pose[k]
-            if lead == LEFT:  # as a right-hand grasp
-                q = mirror_joints(q)
-                pose = np.concatenate([mirror_points(pose[:3]), mirror_quat(pose[3:])])
+            q, pose = _right_handed(lib, k)  # as a right-hand grasp
             self.sim.reset(joint_pos=q[None], object_pose=pose[None])
             touch = self.sim.contacts()[0]
             if not touch[RIGHT] or touch[LEFT] or touch[2]:
@@ -262,7 +259,7 @@ class HandoffScript:
         """One scripted handoff: (joint positions, object poses, stages) per control step and
         its outcome, or why it did not start ("no_ik": IK cannot place both hands within the
         tolerances; "dropped_by_a": hand A lost the object while settling)."""
-        c, tc = self.cfg, self.task_cfg
+        c = self.cfg
         centre = np.array([rng.uniform(*c.centre_x_m), -rng.uniform(*c.centre_abs_y_m),
                            self.rest_z + rng.uniform(*c.height_above_rest_m)])
         r_obj = self.object_rotation(t.roll_rad, rng.uniform(*c.yaw_rad))
@@ -271,8 +268,7 @@ class HandoffScript:
         if ep > c.max_ik_position_error_m or er > c.max_ik_rotation_error_rad:
             return "no_ik"
         a, b = RIGHT, LEFT
-        arm_a, arm_b = self.ik.arm_idx[a], self.ik.arm_idx[b]
-        fin_a, fin_b = self.ik.hand_idx[a], self.ik.hand_idx[b]
+        arm_b, fin_a, fin_b = self.ik.arm_idx[b], self.ik.hand_idx[a], self.ik.hand_idx[b]
         pb, rb = reflect_grasp(t.p_rel, t.r_rel, self.axis)
         up = np.array([0.0, 0.0, c.pregrasp_up_m])
         q_pre, _, _ = self.ik.solve(q_grasp, b, centre + r_obj @ pb + up, r_obj @ rb)
@@ -280,69 +276,117 @@ class HandoffScript:
         start[arm_b] = ready_pose()[arm_b]
         start[fin_a] = t.hand_q
         start[fin_b] = self.open_q[fin_b]
-        self.sim.reset(joint_pos=start[None], object_pose=np.concatenate([centre, mat_to_quat(r_obj)])[None])
-        target = start.copy()
-        target[fin_a] = self.closed_q[fin_a]
-        qs, poses, stages = [], [], []
-        b_touched = False
-
-        def step():
-            nonlocal b_touched
-            self.sim.step(target[None])
-            b_touched = b_touched or bool(self.sim.contacts()[0, b])
-            qs.append(self.sim.joint_pos()[0].copy())
-            poses.append(self.sim.object_pose()[0].copy())
-            stages.append(3 if b_touched else 2)
-
-        def object_frame():
-            pose = self.sim.object_pose()[0]
-            return pose[:3].copy(), quat_to_mat(pose[3:])
-
+        ep = _Rollout(self.sim, start, np.concatenate([centre, mat_to_quat(r_obj)]), b)
+        ep.target[fin_a] = self.closed_q[fin_a]
         for _ in range(c.settle_steps):
-            step()
+            ep.step()
         touch = self.sim.contacts()[0]
         if not touch[a] or touch[2]:
             return "dropped_by_a"
         for i in range(1, c.approach_steps + 1):  # B from its default pose to above its end
-            target[arm_b] = start[arm_b] + i / c.approach_steps * (q_pre[arm_b] - start[arm_b])
-            step()
-        qb = target.copy()
+            ep.target[arm_b] = start[arm_b] + i / c.approach_steps * (q_pre[arm_b] - start[arm_b])
+            ep.step()
         for i in range(1, c.reach_steps + 1):  # B comes down onto its end, following the object
-            po, ro = object_frame()
-            qb, _, _ = self.ik.solve(qb, b, po + ro @ pb + up * (1 - i / c.reach_steps), ro @ rb, iters=60)
-            target[arm_b] = qb[arm_b]
-            step()
+            po, ro = ep.object_frame()
+            qb, _, _ = self.ik.solve(ep.target, b, po + ro @ pb + up * (1 - i / c.reach_steps), ro @ rb, iters=60)
+            ep.target[arm_b] = qb[arm_b]
+            ep.step()
+        self._close_b(ep)
+        return self._release_and_carry(ep, centre[0], t.p_rel, t.r_rel, pb, rb)
+
+    def release(self, q: np.ndarray, pose: np.ndarray):
+        """The second half of a handoff, started from a state in which both hands hold the
+        object up (hand A the right hand), e.g. a policy's own: B closes its grip, both hold, A
+        opens and withdraws, B carries the object to the final goal. Returns what :meth:`run`
+        returns, or "not_both_holding" when the state is not one of both hands holding."""
+        a, b = RIGHT, LEFT
+        self.sim.reset(joint_pos=np.asarray(q, dtype=float)[None], object_pose=np.asarray(pose, dtype=float)[None])
+        touch = self.sim.contacts()[0]
+        if not (touch[a] and touch[b]) or touch[2]:
+            return "not_both_holding"
+        ep = _Rollout(self.sim, q, pose, b, b_touched=True)
+        fin_a = self.ik.hand_idx[a]
+        ep.target[fin_a] = self.closed_q[fin_a]  # A keeps its grip while B closes
+        self._close_b(ep, from_q=np.asarray(q, dtype=float))
+        po, ro = ep.object_frame()
+        (pa, ra), (pb, rb) = [self._hand_in_object(side, po, ro) for side in (a, b)]
+        return self._release_and_carry(ep, float(pose[0]), pa, ra, pb, rb)
+
+    def _hand_in_object(self, side, po, ro):
+        """``side``'s hand base pose (position, rotation) in the frame of the object at (po, ro)."""
+        p, r = self.ik.hand_pose(self.sim.joint_pos()[0], side)
+        return ro.T @ (p - po), ro.T @ r
+
+    def _close_b(self, ep: "_Rollout", from_q: np.ndarray | None = None) -> None:
+        """B's fingers from where they are (open, or ``from_q``'s) to the closed limit."""
+        c, fin_b = self.cfg, self.ik.hand_idx[LEFT]
+        first = self.open_q[fin_b] if from_q is None else from_q[fin_b]
         for i in range(1, c.close_steps + 1):
-            target[fin_b] = self.open_q[fin_b] + i / c.close_steps * (self.closed_q[fin_b] - self.open_q[fin_b])
-            step()
+            ep.target[fin_b] = first + i / c.close_steps * (self.closed_q[fin_b] - first)
+            ep.step()
+
+    def _release_and_carry(self, ep: "_Rollout", goal_x: float, pa, ra, pb, rb):
+        """Both hold; A (the right hand, its grasp ``pa``, ``ra`` in the object frame) opens and
+        lifts away; B (its grasp ``pb``, ``rb``) carries the object to the final goal at
+        ``goal_x`` and holds it there. Returns the recorded steps and the outcome."""
+        c, tc = self.cfg, self.task_cfg
+        a, b = RIGHT, LEFT
+        arm_a, fin_a, arm_b = self.ik.arm_idx[a], self.ik.hand_idx[a], self.ik.arm_idx[b]
+        up = np.array([0.0, 0.0, c.pregrasp_up_m])
         for _ in range(c.both_steps):
-            step()
-        po, ro = object_frame()
-        q_away, _, _ = self.ik.solve(target, a, po + ro @ t.p_rel + up, ro @ t.r_rel)
-        q_held = target.copy()
+            ep.step()
+        po, ro = ep.object_frame()
+        q_away, _, _ = self.ik.solve(ep.target, a, po + ro @ pa + up, ro @ ra)
+        q_held = ep.target.copy()
+        closed = ep.target[fin_a].copy()
         for i in range(1, c.open_steps + 1):
-            target[fin_a] = self.closed_q[fin_a] + i / c.open_steps * (self.open_q[fin_a] - self.closed_q[fin_a])
-            step()
+            ep.target[fin_a] = closed + i / c.open_steps * (self.open_q[fin_a] - closed)
+            ep.step()
         for i in range(1, c.away_steps + 1):
-            target[arm_a] = q_held[arm_a] + i / c.away_steps * (q_away[arm_a] - q_held[arm_a])
-            step()
+            ep.target[arm_a] = q_held[arm_a] + i / c.away_steps * (q_away[arm_a] - q_held[arm_a])
+            ep.step()
         # B carries the object to the final goal, holding its orientation; the integral term
         # takes out the sag of the arm under the object's weight.
-        goal = np.array([centre[0], tc.final_abs_y_m, self.rest_z + tc.final_height_m])
-        path, r_hold = object_frame()
+        goal = np.array([goal_x, tc.final_abs_y_m, self.rest_z + tc.final_height_m])
+        path, r_hold = ep.object_frame()
         integral = np.zeros(3)
+        qb = ep.target.copy()
         for _ in range(c.carry_steps):
             path = path + np.clip(goal - path, -c.carry_step_m, c.carry_step_m)
             qb, _, _ = self.ik.solve(qb, b, path + integral + r_hold @ pb, r_hold @ rb, iters=50)
-            target[arm_b] = qb[arm_b]
-            step()
+            ep.target[arm_b] = qb[arm_b]
+            ep.step()
             integral = np.clip(integral + 0.3 * (path - self.sim.object_pose()[0, :3]), -0.08, 0.08)
         for _ in range(c.hold_steps):
-            step()
+            ep.step()
         touch = self.sim.contacts()[0]
         dist = float(np.linalg.norm(self.sim.object_pose()[0, :3] - goal))
         ok = bool(touch[b] and not touch[a] and not touch[2] and dist <= c.success_distance_m)
-        return np.array(qs), np.array(poses), np.array(stages), {"success": ok, "final_distance_m": dist}
+        return np.array(ep.qs), np.array(ep.poses), np.array(ep.stages), {"success": ok, "final_distance_m": dist}
+
+
+class _Rollout:
+    """A scripted episode on a one-environment sim: steps towards ``target`` and records every
+    control step (joint positions, object pose, the handover stage: 2 until hand ``b`` first
+    touches the object, 3 from then on)."""
+
+    def __init__(self, sim: BatchedSim, q: np.ndarray, pose: np.ndarray, b: int, b_touched: bool = False):
+        self.sim, self.b = sim, b
+        sim.reset(joint_pos=np.asarray(q, dtype=float)[None], object_pose=np.asarray(pose, dtype=float)[None])
+        self.target = np.array(q, dtype=float, copy=True)
+        self.b_touched = b_touched
+        self.qs, self.poses, self.stages = [], [], []
+
+    def step(self) -> None:
+        self.sim.step(self.target[None])
+        self.b_touched = self.b_touched or bool(self.sim.contacts()[0, self.b])
+        self.qs.append(self.sim.joint_pos()[0].copy())
+        self.poses.append(self.sim.object_pose()[0].copy())
+        self.stages.append(3 if self.b_touched else 2)
+
+    def object_frame(self) -> tuple[np.ndarray, np.ndarray]:
+        pose = self.sim.object_pose()[0]
+        return pose[:3].copy(), quat_to_mat(pose[3:])
 
 
 def _rotation_between(u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -360,11 +404,9 @@ def _rotation_between(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.eye(3) + k + k @ k / (1.0 + c)
 
 
-def library_from_handoffs(grasp_library: str | Path, task: str = "handover", object_name: str | None = None,
-                          episodes: int = 256, every_s: float = 0.1, seed: int = 0, min_height_m: float = 0.05,
-                          both_directions: bool = True, cfg: HandoffConfig | None = None,
-                          progress: bool = False) -> InitLibrary:
-    """Scripted handoffs from ``grasp_library``'s one-hand grasps (see the module docstring)."""
+def _load_source(library: str | Path, task: str, object_name: str | None, every_s: float, episodes: int,
+                 cfg: HandoffConfig | None):
+    """Checks shared by both library makers; returns (script, source library, object, stride)."""
     from .tasks import task_config
 
     if task != "handover":
@@ -373,34 +415,37 @@ def library_from_handoffs(grasp_library: str | Path, task: str = "handover", obj
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     if every_s <= 0:
         raise ValueError(f"every_s must be > 0, got {every_s}")
-    if not Path(grasp_library).is_file():
-        raise FileNotFoundError(f"grasp library {grasp_library} does not exist")
+    if not Path(library).is_file():
+        raise FileNotFoundError(f"library {library} does not exist")
     tc = task_config(task)
-    obj = object_name or tc.objects
+    src = InitLibrary.load(library)
+    obj = object_name or src.meta.get("object") or tc.objects
     script = HandoffScript(obj, tc, cfg)
-    src = InitLibrary.load(grasp_library)
     if src.meta.get("object") not in (None, obj):
-        raise InitLibraryError(f"{grasp_library} holds {src.meta.get('object')} states, not {obj}")
-    templates = script.templates(src, min_height_m)
-    if not templates:
-        raise InitLibraryError(f"{grasp_library} has no state in which one known lead hand alone holds the object "
-                               f"{min_height_m} m up (states need lead_hand: record them with --policy)")
-    rng = np.random.default_rng(seed)
-    stride = max(1, int(round(every_s / script.sim.control_dt_s)))
+        raise InitLibraryError(f"{library} holds {src.meta.get('object')} states, not {obj}")
+    return script, src, obj, max(1, int(round(every_s / script.sim.control_dt_s)))
+
+
+def _right_handed(src: InitLibrary, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """State ``k`` of ``src`` as one with the right hand as lead hand (mirrored if it was the left)."""
+    q, pose = src.joint_pos[k], src.object_pose[k]
+    if int(src.lead_hand[k]) == LEFT:
+        q = mirror_joints(q)
+        pose = np.concatenate([mirror_points(pose[:3]), mirror_quat(pose[3:])])
+    return q, pose
+
+
+def _collect(attempts, outcome: dict, stride: int, progress: bool, desc: str):
+    """Runs scripted episodes (an iterable of thunks), keeping the thinned steps of those that
+    succeed; counts every other outcome in ``outcome``."""
     qs, poses, stages = [], [], []
-    outcome = {"episodes": episodes, "no_ik": 0, "dropped_by_a": 0, "failed": 0, "kept": 0}
-    rolled: set[int] = set()
     bar = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=episodes, desc="handoffs", unit="ep")
-    for _ in range(episodes):
-        k = int(rng.integers(len(templates)))
-        if k not in rolled:
-            script.choose_roll(templates[k])
-            rolled.add(k)
-        out = script.run(templates[k], rng)
+        bar = tqdm(total=outcome["episodes"], desc=desc, unit="ep")
+    for attempt in attempts:
+        out = attempt()
         if bar is not None:
             bar.update(1)
         if isinstance(out, str):
@@ -419,9 +464,58 @@ def library_from_handoffs(grasp_library: str | Path, task: str = "handover", obj
     if bar is not None:
         bar.close()
     if not qs:
-        raise InitLibraryError(f"no scripted handoff succeeded in {episodes} episodes ({outcome})")
-    q, pose, stage = np.concatenate(qs), np.concatenate(poses), np.concatenate(stages)
+        raise InitLibraryError(f"no scripted handoff succeeded ({outcome})")
+    return np.concatenate(qs), np.concatenate(poses), np.concatenate(stages)
+
+
+def library_from_handoffs(grasp_library: str | Path, task: str = "handover", object_name: str | None = None,
+                          episodes: int = 256, every_s: float = 0.1, seed: int = 0, min_height_m: float = 0.05,
+                          both_directions: bool = True, cfg: HandoffConfig | None = None,
+                          progress: bool = False) -> InitLibrary:
+    """Scripted handoffs from ``grasp_library``'s one-hand grasps (see the module docstring)."""
+    script, src, obj, stride = _load_source(grasp_library, task, object_name, every_s, episodes, cfg)
+    templates = script.templates(src, min_height_m)
+    if not templates:
+        raise InitLibraryError(f"{grasp_library} has no state in which one known lead hand alone holds the object "
+                               f"{min_height_m} m up (states need lead_hand: record them with --policy)")
+    rng = np.random.default_rng(seed)
+    outcome = {"episodes": episodes, "no_ik": 0, "dropped_by_a": 0, "failed": 0, "kept": 0}
+    rolled: set[int] = set()
+
+    def attempt():
+        k = int(rng.integers(len(templates)))
+        if k not in rolled:
+            script.choose_roll(templates[k])
+            rolled.add(k)
+        return script.run(templates[k], rng)
+
+    q, pose, stage = _collect((attempt for _ in range(episodes)), outcome, stride, progress, "handoffs")
     meta = {"task": task, "object": obj, "source": {"kind": "handoff", "grasp_library": str(grasp_library),
             "templates": len(templates), "seed": seed, **outcome}, "every_s": every_s}
+    lib = InitLibrary(q, pose, meta, np.full(len(q), RIGHT), stage)
+    return lib.concat(lib.mirrored()) if both_directions else lib
+
+
+def library_from_releases(library: str | Path, task: str = "handover", object_name: str | None = None,
+                          episodes: int = 256, every_s: float = 0.1, seed: int = 0, both_directions: bool = True,
+                          cfg: HandoffConfig | None = None, progress: bool = False) -> InitLibrary:
+    """The second half of scripted handoffs, from ``library``'s states in which both hands hold
+    the object (e.g. a handover policy's own, ``dexmani init record --policy handover.pt --stage
+    contact_b``): B closes its grip, A lets go and withdraws, B carries the object to the final
+    goal (:meth:`HandoffScript.release`). Up to ``episodes`` states with a known lead hand are
+    tried, drawn without replacement; those of other kinds are counted as ``not_both_holding``.
+    Every recorded step is at stage 3 (contact_b)."""
+    script, src, obj, stride = _load_source(library, task, object_name, every_s, episodes, cfg)
+    known = np.flatnonzero((src.lead_hand >= 0) & ((src.stage < 0) | (src.stage >= 3)))
+    if known.size == 0:
+        raise InitLibraryError(f"{library} has no state with a known lead hand past hand B's touch (states need "
+                               f"lead_hand: record them with --policy)")
+    rng = np.random.default_rng(seed)
+    picked = rng.permutation(known)[:episodes]
+    outcome = {"episodes": int(picked.size), "not_both_holding": 0, "failed": 0, "kept": 0}
+    attempts = (lambda k=k: script.release(*_right_handed(src, int(k))) for k in picked)
+    q, pose, stage = _collect(attempts, outcome, stride, progress, "releases")
+    meta = {"task": task, "object": obj, "source": {"kind": "release", "library": str(library), "seed": seed,
+            **outcome}, "every_s": every_s}
     lib = InitLibrary(q, pose, meta, np.full(len(q), RIGHT), stage)
     return lib.concat(lib.mirrored()) if both_directions else lib
