@@ -140,6 +140,32 @@ def test_resume_continues_iterations_and_optimizer_state(tmp_path, tiny_train_co
     assert all(float(a) == 2 * float(b) for a, b in zip(steps, steps_saved))
 
 
+def test_resume_with_another_init_library_continues_the_run_and_records_it(tmp_path, tiny_train_config):
+    from dexmani_training.init_library import DATA_DIR, InitLibrary
+
+    run_dir = tmp_path / "run"
+    cfg = _cfg("grasp_and_reach")
+    Trainer(run_dir, cfg, tiny_train_config(2), seed=3, progress=False).run()
+    src = InitLibrary.load(DATA_DIR / "grasp_and_reach.npz")
+    small = InitLibrary(src.joint_pos[:3], src.object_pose[:3], src.meta, src.lead_hand[:3], src.stage[:3])
+    small.save(tmp_path / "grown.npz")
+    resumed = Trainer(run_dir, None, None, 0, resume=True, progress=False,
+                      resume_init={"library": str(tmp_path / "grown.npz"), "probability": 1.0})
+    assert resumed.iteration == 2 and resumed.cfg.init.library == str(tmp_path / "grown.npz")
+    assert resumed.cfg.init.probability == 1.0 and resumed.env.init_library is not None
+    assert len(resumed.env.init_library) == 3
+    doc = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert doc["task"]["init"]["library"] == str(tmp_path / "grown.npz") and doc["task"]["init"]["probability"] == 1.0
+    assert doc["resumed"] == [{"iteration": 2, "init": {"library": str(tmp_path / "grown.npz"), "probability": 1.0}}]
+    assert resumed.run(3)["iteration"] == 3
+    again = Trainer(run_dir, None, None, 0, resume=True, progress=False)  # the change stays with the run
+    assert again.cfg.init.library == str(tmp_path / "grown.npz") and again.iteration == 3
+    with pytest.raises(ValueError, match="only init.library and init.probability"):
+        Trainer(run_dir, None, None, 0, resume=True, progress=False, resume_init={"grip_rad": 0.3})
+    with pytest.raises(ValueError, match="resumed run only"):
+        Trainer(tmp_path / "new", cfg, tiny_train_config(1), seed=0, progress=False, resume_init={"probability": 1.0})
+
+
 def test_resume_without_a_checkpoint_is_refused(tmp_path):
     with pytest.raises(RunDirectoryError, match="no latest.pt"):
         Trainer(tmp_path / "missing", None, None, 0, resume=True)
@@ -175,6 +201,10 @@ def test_cli_train_and_resume(tmp_path, capsys):
     assert "--force" in capsys.readouterr().err
     assert main(["train", "--task", "box_lift", "--run-dir", str(run_dir), "--resume", "--iterations", "2", "--quiet"]) == 0
     assert _last_json(capsys.readouterr().out)["iteration"] == 2
+    assert main(["train", "--task", "box_lift", "--run-dir", str(run_dir), "--resume", "--iterations", "3",
+                 "--init-probability", "0.2", "--quiet"]) == 0
+    doc = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert doc["task"]["init"]["probability"] == 0.2 and doc["resumed"][-1]["iteration"] == 2
     assert main(["train", "--task", "handover", "--run-dir", str(run_dir), "--resume", "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "box_lift" in err and "handover" in err

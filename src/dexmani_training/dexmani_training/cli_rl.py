@@ -48,8 +48,10 @@ def add_train_parser(sub) -> None:
     p.add_argument("--force", action="store_true", help="overwrite a non-empty run directory")
     p.add_argument("--config", type=Path, help="YAML with task settings (any TaskConfig field, nested)")
     p.add_argument("--physics", type=Path, help="physics YAML, e.g. autotune's tuned.yaml")
-    p.add_argument("--init-library", type=Path, help="init-state library (.npz; default: the task's shipped one)")
-    p.add_argument("--init-probability", type=float, help="fraction of resets from the init library (default 0.5)")
+    p.add_argument("--init-library", type=Path, help="init-state library (.npz; default: the task's shipped one); "
+                   "with --resume, the run continues with this library (recorded in its config.yaml)")
+    p.add_argument("--init-probability", type=float,
+                   help="fraction of resets from the init library (default 0.5; with --resume, from then on)")
     p.add_argument("--no-init", action="store_true", help="no task-aware initialization: every reset from the default pose")
     p.add_argument("--no-randomization", action="store_true", help="switch every domain-randomization term off")
     p.add_argument("--randomization-curriculum", choices=["adaptive", "linear", "off"],
@@ -207,7 +209,9 @@ def cmd_train(args) -> int:
         raise ValueError(f"unknown task {args.task!r}; valid tasks: {task_names()}")
     run_dir = args.run_dir or default_run_dir(args.task, args.name)
     if args.resume:
-        trainer = Trainer(run_dir, None, None, 0, resume=True, progress=not args.quiet)
+        init = {k: v for k, v in (("library", args.init_library and str(args.init_library)),
+                                   ("probability", args.init_probability)) if v is not None}
+        trainer = Trainer(run_dir, None, None, 0, resume=True, progress=not args.quiet, resume_init=init or None)
         if trainer.cfg.task != args.task:
             raise ValueError(f"{run_dir} is a {trainer.cfg.task} run, not {args.task}")
         if args.max_minutes is not None:

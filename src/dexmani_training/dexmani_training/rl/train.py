@@ -25,7 +25,7 @@ import shlex
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -296,7 +296,11 @@ class Trainer:
     """One training run in one run directory."""
 
     def __init__(self, run_dir: Path, cfg: TaskConfig | None, train: TrainConfig | None, seed: int, resume: bool = False,
-                 force: bool = False, command: str | None = None, progress: bool = True):
+                 force: bool = False, command: str | None = None, progress: bool = True,
+                 resume_init: dict[str, Any] | None = None):
+        """``resume_init`` (with ``resume`` only): init settings (``library``, ``probability``)
+        to continue the run with, e.g. a library grown from the run's own rollouts; the change
+        is written to config.yaml (``task.init``, and a ``resumed`` entry naming the iteration)."""
         self.run_dir = Path(run_dir)
         self.progress = progress
         latest = self.run_dir / "latest.pt"
@@ -313,6 +317,16 @@ class Trainer:
             cfg = saved_task_config(saved["task"], where="config.yaml task")
             train = config_from_dict(TrainConfig, saved["train"], where="config.yaml train")
             seed = saved["seed"]
+            if resume_init:
+                bad = sorted(set(resume_init) - {"library", "probability"})
+                if bad:
+                    raise ValueError(f"a resumed run can change only init.library and init.probability, not {bad}")
+                # a library named is a library used, also by a run that had none
+                use = {"use_library": True} if "library" in resume_init else {}
+                cfg = replace(cfg, init=replace(cfg.init, **resume_init, **use))
+                cfg.validate()
+        elif resume_init:
+            raise ValueError("resume_init applies to a resumed run only")
         elif self.run_dir.exists() and any(self.run_dir.iterdir()):
             if not force:
                 raise RunDirectoryError(f"run directory {self.run_dir} exists and is not empty; pass --force to overwrite it, or --resume")
@@ -332,6 +346,10 @@ class Trainer:
         self.episodes: collections.deque = collections.deque(maxlen=max(200, 2 * cfg.num_envs))
         if resume:
             self._load(latest)
+            if resume_init:
+                saved["task"]["init"] = plain(asdict(cfg.init))
+                saved.setdefault("resumed", []).append({"iteration": self.iteration, "init": dict(resume_init)})
+                _atomic_write_text(self.run_dir / "config.yaml", yaml.safe_dump(saved, sort_keys=False))
         else:
             doc = {"task": cfg.to_dict(), "train": plain(asdict(train)), "seed": seed,
                    "command": command or " ".join(shlex.quote(a) for a in sys.argv)}
