@@ -464,6 +464,40 @@ def test_handover_release_a_pays_once_b_has_the_object_and_a_lets_go(small_env):
         task_config("handover", {"release_a_weight": -1.0}).validate()
 
 
+@pytest.mark.parametrize("direction", ["right_to_left", "left_to_right"])
+def test_handover_intermediate_can_ask_for_hand_a_on_its_stickers(small_env, direction):
+    """With intermediate_min_contact_a, the object at the intermediate goal held by A counts only
+    while A's fingertips are on A's stickers (the bar's own end), not held anywhere else."""
+    env = small_env("handover", num_envs=1, directions=[direction], objects="bar_5x18x5cm",
+                    sticker_pattern_a="right_end", sticker_pattern_b="left_end", intermediate_min_contact_a=1.8)
+    a = env.hand_a[0]
+    on_end = _handover_tips(env, a, a)  # A's fingertips on A's end: contact term 4
+    elsewhere = np.zeros_like(on_end)
+    elsewhere[:, a] = _tips_on(env.stickers_world(1))  # on B's end of the bar: A's term small
+    elsewhere[:, 1 - a] = _far_tips(1)
+    at_mid = env.intermediate_goal.copy()
+
+    def step(tips):
+        state = _handover_state(env, tips, touch_a=True, object_pos=at_mid)
+        state["object_height"] = np.array([0.15])
+        env.update_stages(state)
+        env.compute_rewards(state)
+        return int(env.stage[0])
+
+    assert env._contact_terms(elsewhere)[0][0] < 1.8 < env._contact_terms(on_end)[0][0]
+    assert step(elsewhere) == 1  # touched (stage 1), at the goal, but held by B's end
+    assert step(elsewhere) == 1
+    assert step(on_end) == 2
+    free = small_env("handover", num_envs=1, directions=[direction], objects="bar_5x18x5cm",
+                     sticker_pattern_a="right_end", sticker_pattern_b="left_end")  # default 0: any hold
+    env = free
+    at_mid = env.intermediate_goal.copy()
+    step(elsewhere)
+    assert step(elsewhere) == 2
+    with pytest.raises(ValueError, match="intermediate_min_contact_a"):
+        task_config("handover", {"intermediate_min_contact_a": -1.0}).validate()
+
+
 def test_handover_let_go_pays_for_hand_a_leaving_its_stickers_while_b_holds(small_env):
     env = small_env("handover", num_envs=1, directions=["right_to_left"], let_go_weight=2.0)
     on_a = _handover_tips(env, RIGHT, RIGHT)  # A's fingertips on A's stickers, B's far

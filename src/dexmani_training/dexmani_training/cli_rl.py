@@ -161,6 +161,9 @@ def add_init_parser(sub) -> None:
                    "its resting height, in metres; --handoff: the grasps to use (default 0.05)")
     r.add_argument("--seed", type=int, default=0, help="--policy, --handoff, --release: seed")
     r.add_argument("--stage", help="--policy: keep only states of episodes that reached this stage of the policy's task")
+    r.add_argument("--stochastic", action="store_true",
+                   help="--policy: sample actions from the policy's action distribution, as in training, instead of "
+                   "taking its mean")
     r.add_argument("--from-library", type=Path, metavar="LIBRARY",
                    help="--policy: start every rollout from this library's states instead of the default pose")
     r.add_argument("--append", type=Path, metavar="LIBRARY", help="write this library's states followed by the new ones")
@@ -310,8 +313,8 @@ def cmd_init_record(args) -> int:
         raise FileExistsError(f"{args.out} exists; pass --force to overwrite it")
     if not args.teleop and (args.keys or args.waypoints):
         raise ValueError("--keys and --waypoints drive --teleop; they do not apply to --bag, --policy, --handoff or --release")
-    if not args.policy and (args.stage or args.from_library):
-        raise ValueError("--stage and --from-library select policy rollouts; they need --policy")
+    if not args.policy and (args.stage or args.from_library or args.stochastic):
+        raise ValueError("--stage, --from-library and --stochastic select policy rollouts; they need --policy")
     if (args.handoff or args.release) and args.mirror:
         raise ValueError(f"--{'handoff' if args.handoff else 'release'} already makes both directions (every handoff "
                          "and its mirror image); drop --mirror")
@@ -333,7 +336,8 @@ def cmd_init_record(args) -> int:
         from .init_policy import library_from_policy
 
         lib = library_from_policy(args.policy, args.task, args.object, args.episodes, args.every_s, args.min_height, args.seed,
-                                  progress=sys.stderr.isatty(), stage=args.stage, from_library=args.from_library)
+                                  progress=sys.stderr.isatty(), stage=args.stage, from_library=args.from_library,
+                                  stochastic=args.stochastic)
     else:
         from .teleop import run_teleop
 

@@ -10,7 +10,10 @@ least ``min_height_m`` above its resting height, the joint positions and the obj
 kept, with the episode's lead hand (the grasping hand, handover's hand A) and, when the policy
 was trained on the same task, the number of stages its episode had reached. States come out in
 the world frame of the policy's scene, so the two tasks' tables must match (their scenes share
-the table height and centre).
+the table height and centre). ``stochastic`` samples the actions from the policy's action
+distribution, as in training, instead of taking its mean: a policy whose training episodes reach a
+stage only with the help of exploration noise (handover's hand B, seen at 32% in training and 0%
+deterministically) shows those states only so.
 
 Libraries can also be grown stage by stage (a reverse curriculum): ``from_library`` starts every
 rollout from a library's states instead of nominal resets, and ``stage`` keeps only states from
@@ -33,7 +36,7 @@ from .init_library import InitLibrary, InitLibraryError
 def library_from_policy(checkpoint: str | Path, task: str, object_name: str | None = None, episodes: int = 256,
                         every_s: float = 0.25, min_height_m: float = 0.05, seed: int = 0, num_envs: int = 64,
                         num_threads: int | None = None, progress: bool = False, stage: str | None = None,
-                        from_library: str | Path | None = None) -> InitLibrary:
+                        from_library: str | Path | None = None, stochastic: bool = False) -> InitLibrary:
     from gr1_sim.scene import scene_config
 
     from .rl.evaluate import checkpoint_task_config, load_checkpoint, policy_env
@@ -80,7 +83,7 @@ def library_from_policy(checkpoint: str | Path, task: str, object_name: str | No
     try:
         while finished < episodes:
             with torch.inference_mode():
-                actions = policy(obs)
+                actions = policy(obs, stochastic_output=True) if stochastic else policy(obs)
             t_before = env.episode_length_buf.numpy().copy() + 1  # the step index within the episode
             obs, _, dones, _ = env.step(actions)
             done = dones.numpy()
@@ -118,6 +121,6 @@ def library_from_policy(checkpoint: str | Path, task: str, object_name: str | No
                                  "trained_iterations": meta.get("iteration")},
         "object": obj, "episodes": episodes, "episodes_with_states": lifted_episodes, "every_s": every_s,
         "min_height_m": min_height_m, "seed": seed, "stage": stage,
-        "from_library": None if from_library is None else str(from_library),
+        "from_library": None if from_library is None else str(from_library), "stochastic": stochastic,
     }
     return InitLibrary(np.concatenate(joints), np.concatenate(poses), out_meta, np.concatenate(leads), np.concatenate(stages))
