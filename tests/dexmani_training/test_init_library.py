@@ -596,6 +596,26 @@ def test_library_from_a_policy_by_stage_and_from_library_states(tmp_path, capsys
     assert "need --policy" in capsys.readouterr().err
 
 
+def test_library_from_a_policy_with_sampled_actions_differs_and_repeats(capsys):
+    """``stochastic`` samples from the action distribution: other states than the mean action's,
+    the same ones again for the same seed, recorded in the meta; --stochastic needs --policy."""
+    from dexmani_training.cli import main
+    from dexmani_training.cli_rl import shipped_checkpoint
+    from dexmani_training.init_policy import library_from_policy
+
+    ckpt = shipped_checkpoint("grasp_and_reach")
+    kw = {"episodes": 4, "num_envs": 4, "num_threads": 1}
+    mean = library_from_policy(ckpt, "grasp_and_reach", **kw)
+    sampled = library_from_policy(ckpt, "grasp_and_reach", stochastic=True, **kw)
+    again = library_from_policy(ckpt, "grasp_and_reach", stochastic=True, **kw)
+    assert sampled.meta["stochastic"] is True and mean.meta["stochastic"] is False
+    n = min(len(mean), len(sampled))
+    assert len(mean) != len(sampled) or not np.allclose(mean.joint_pos[:n], sampled.joint_pos[:n], atol=1e-4)
+    assert len(again) == len(sampled) and np.allclose(again.joint_pos, sampled.joint_pos)
+    assert main(["init", "record", "--task", "grasp_and_reach", "--teleop", "--stochastic", "--out", "x.npz"]) != 0
+    assert "need --policy" in capsys.readouterr().err
+
+
 def test_library_from_a_policy_rolls_out_on_the_policy_s_own_objects(tmp_path):
     """Without --object, a policy of the library's task keeps the objects it was trained on (a
     handover policy trained on the bar grows a bar library, not a cylinder one); another task's
