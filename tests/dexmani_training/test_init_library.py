@@ -630,7 +630,8 @@ def test_library_from_a_policy_rolls_out_on_the_policy_s_own_objects(tmp_path):
     torch.save(d, ckpt)
     kw = {"episodes": 4, "num_envs": 4, "num_threads": 1}
     assert library_from_policy(ckpt, "grasp_and_reach", **kw).meta["object"] == "cube_6cm"
-    assert library_from_policy(ckpt, "handover", **kw).meta["object"] == "cylinder_r3_h10cm"
+    # The grasp specialist lifts the handover cylinder in about a third of its episodes (5 of 16 at seed 0).
+    assert library_from_policy(ckpt, "handover", **{**kw, "episodes": 16, "num_envs": 16}).meta["object"] == "cylinder_r3_h10cm"
     assert library_from_policy(ckpt, "grasp_and_reach", object_name="cube_4cm", **kw).meta["object"] == "cube_4cm"
 
 
