@@ -498,6 +498,35 @@ def test_handover_intermediate_can_ask_for_hand_a_on_its_stickers(small_env, dir
         task_config("handover", {"intermediate_min_contact_a": -1.0}).validate()
 
 
+@pytest.mark.parametrize("direction", ["right_to_left", "left_to_right"])
+def test_handover_contact_b_can_ask_for_hand_b_on_its_stickers(small_env, direction):
+    """With contact_b_min_contact_b, B's touch finishes stage 3 only with B's fingertips on B's
+    stickers (its own end of the bar); a touch elsewhere leaves the episode at stage 2."""
+    over = {"num_envs": 1, "directions": [direction], "objects": "bar_5x18x5cm", "sticker_pattern_a": "right_end",
+            "sticker_pattern_b": "left_end"}
+    env = small_env("handover", contact_b_min_contact_b=1.8, **over)
+    a = env.hand_a[0]
+    b_on_its_end = np.zeros((1, 2, 4, 3))
+    b_on_its_end[:, a] = _tips_on(env.stickers_world(0))
+    b_on_its_end[:, 1 - a] = _tips_on(env.stickers_world(1))
+    b_elsewhere = b_on_its_end.copy()
+    b_elsewhere[:, 1 - a] = _tips_on(env.stickers_world(0), idx=(1, 2, 4, 6))  # B's fingertips on A's end
+    assert env._contact_terms(b_elsewhere)[1][0] < 1.8 < env._contact_terms(b_on_its_end)[1][0]
+    _hover_then_finish_stage_2(env)
+    assert env.stage[0] == 2
+    _handover_rewards(env, b_elsewhere, touch_a=True, touch_b=True)
+    assert env.stage[0] == 2 and not env.stage_reached["contact_b"][0]
+    rewards = _handover_rewards(env, b_on_its_end, touch_a=True, touch_b=True)
+    assert env.stage[0] == 3 and env.stage_reached["contact_b"][0]
+    assert rewards["stage_bonus"][0] > 0  # the stage-3 bonus is paid at the grasp, not at the brush
+    free = small_env("handover", **over)  # default 0: any touch
+    _hover_then_finish_stage_2(free)
+    _handover_rewards(free, b_elsewhere, touch_a=True, touch_b=True)
+    assert free.stage[0] == 3
+    with pytest.raises(ValueError, match="contact_b_min_contact_b"):
+        task_config("handover", {"contact_b_min_contact_b": -1.0}).validate()
+
+
 def test_handover_let_go_pays_for_hand_a_leaving_its_stickers_while_b_holds(small_env):
     env = small_env("handover", num_envs=1, directions=["right_to_left"], let_go_weight=2.0)
     on_a = _handover_tips(env, RIGHT, RIGHT)  # A's fingertips on A's stickers, B's far
