@@ -139,9 +139,9 @@ class HandoverConfig(TaskConfig):
     # counts only on B's own stickers, so the stage bonus and the terms that start at stage 3
     # (``release_a``, ``let_go``) pay for a grasp, not a brush. 0 (default): any touch counts.
     # Measured on the bar: B in the scripted handoffs has 2.2–2.6 (10th–90th percentile); a policy
-    # trained with ``intermediate_min_contact_a: 1.8`` touched the bar's far end with 0.65–1.1,
-    # its fingertips 11–22 cm from the centre along the bar (the end is at 9 cm), and A's
-    # release dropped the bar in every one of 177 scripted releases from those holds.
+    # trained with ``intermediate_min_contact_a: 1.8`` touched the bar with 0.65–1.1, mostly at
+    # its far end (fingertip centre 11–22 cm from the centre along the bar, the end at 9 cm), and
+    # all 177 scripted releases from those holds failed (the bar fell as A opened).
     contact_b_min_contact_b: float = 0.0
 
     def validate(self) -> None:
