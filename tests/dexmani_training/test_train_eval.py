@@ -592,3 +592,82 @@ def test_compare_runs_benchmark_names_changed_settings_and_rates(tmp_path, tiny_
     assert compare([str(a), str(g)]) == 2
     assert "different tasks" in capsys.readouterr().err
     assert compare([str(a), str(tmp_path / "nothing")]) == 2
+
+
+def test_task_curriculum_raises_holds_and_lowers_the_difficulty():
+    from dataclasses import replace as dc_replace
+
+    from dexmani_training.rl.train import TrainConfig, next_task_difficulty
+
+    train = TrainConfig()  # adaptive: raise at >= 0.3, lower below 0.1, 1.0 per million steps
+    assert (train.task_curriculum, train.task_curriculum_raise_at, train.task_curriculum_lower_below,
+            train.task_curriculum_rate_per_m_steps) == ("adaptive", 0.3, 0.1, 1.0)
+    step = 2048
+    d = step / 1e6
+    assert next_task_difficulty(train, 0.5, step, 0.3) == pytest.approx(0.5 + d)
+    assert next_task_difficulty(train, 0.5, step, 0.2) == pytest.approx(0.5)
+    assert next_task_difficulty(train, 0.5, step, 0.05) == pytest.approx(0.5 - d)
+    assert next_task_difficulty(train, 0.5, step, None) == pytest.approx(0.5)
+    assert next_task_difficulty(train, 1.0, step, 1.0) == 1.0 and next_task_difficulty(train, 0.0, step, 0.0) == 0.0
+    assert next_task_difficulty(dc_replace(train, task_curriculum="off"), 0.2, step, 0.0) == 1.0
+    with pytest.raises(ValueError, match="task_curriculum must be one of"):
+        dc_replace(train, task_curriculum="linear").validate()
+    with pytest.raises(ValueError, match="task_curriculum_lower_below"):
+        dc_replace(train, task_curriculum_lower_below=0.5).validate()
+    with pytest.raises(ValueError, match="task_curriculum_rate_per_m_steps"):
+        dc_replace(train, task_curriculum_rate_per_m_steps=-1.0).validate()
+
+
+def test_handover_final_goal_curriculum_in_a_run(tmp_path, tiny_train_config, monkeypatch):
+    """With final_goal_curriculum_start_y_m, a run starts at difficulty 0 (the final goal at the
+    start y), raises it while nominal episodes succeed, holds the randomization strength until
+    difficulty 1, resumes from the saved difficulty; checkpoints evaluate the full task."""
+    from dataclasses import replace as dc_replace
+
+    from dexmani_training.rl import train as train_mod
+    from dexmani_training.tasks.base import LEFT
+
+    cfg = _cfg("handover", num_envs=4, final_goal_curriculum_start_y_m=0.0)
+    train = dc_replace(tiny_train_config(4), randomization_curriculum="adaptive", curriculum_rate_per_m_steps=1e4,
+                       task_curriculum_rate_per_m_steps=1.5e4)
+    real_log = train_mod.Trainer._log
+
+    def log_success(self, *a, **k):
+        row = real_log(self, *a, **k)
+        row["nominal_episodes"], row["nominal/success_rate"] = 10, 1.0
+        return row
+
+    monkeypatch.setattr(train_mod.Trainer, "_log", log_success)
+    trainer = Trainer(tmp_path / "run", cfg, train, seed=0, progress=False)
+    env = trainer.env
+    assert env.has_task_curriculum() and env.task_difficulty == 0.0
+    env.reset()
+    assert np.allclose(env.final_goal[:, 1], 0.0)  # the midline
+    trainer.run()
+    rows = _progress(tmp_path / "run")
+    # 1.5e4 × 32 steps / 1e6 = 0.48 per iteration; randomization waits for difficulty 1.
+    assert [round(r["task_difficulty"], 6) for r in rows] == [0.0, 0.48, 0.96, 1.0]
+    assert [round(r["randomization_strength"], 6) for r in rows] == [0.0, 0.0, 0.0, 0.0]
+    env.set_task_difficulty(0.5)
+    env.reset()
+    sign_b = np.where(env.hand_a == LEFT, -1.0, 1.0)
+    assert np.allclose(env.final_goal[:, 1], sign_b * 0.135)  # halfway to final_abs_y_m (0.27)
+    saved = load_checkpoint(tmp_path / "run" / "latest.pt")["dexmani"]
+    assert saved["task_difficulty"] == 1.0
+    resumed = Trainer(tmp_path / "run", None, None, seed=0, resume=True, progress=False)
+    assert resumed.env.task_difficulty == 1.0
+    resumed.run(5)
+    assert _progress(tmp_path / "run")[-1]["randomization_strength"] == pytest.approx(0.32)  # now it rises
+    # Evaluation builds the env from the checkpoint: the full task.
+    from dexmani_training.rl.evaluate import evaluate as ev
+
+    assert ev(tmp_path / "run" / "latest.pt", "handover", episodes=2, num_envs=2, seed=0, num_threads=1,
+              randomize=False)["episodes"] == 2
+
+
+def test_final_goal_curriculum_start_is_checked():
+    with pytest.raises(ValueError, match="final_goal_curriculum_start_y_m"):
+        _cfg("handover", final_goal_curriculum_start_y_m=0.3).validate()
+    with pytest.raises(ValueError, match="final_goal_curriculum_start_y_m"):
+        _cfg("handover", final_goal_curriculum_start_y_m=-0.1).validate()
+    _cfg("handover", final_goal_curriculum_start_y_m=-0.06).validate()

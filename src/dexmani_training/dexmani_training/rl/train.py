@@ -94,6 +94,7 @@ class PPOConfig:
 
 
 CURRICULA = ("adaptive", "linear", "off")
+TASK_CURRICULA = ("adaptive", "off")
 
 
 @dataclass
@@ -123,6 +124,18 @@ class TrainConfig:
     curriculum_raise_at: float = 0.35
     curriculum_lower_below: float = 0.15
     curriculum_rate_per_m_steps: float = 2.0
+    # The task's own difficulty curriculum, for tasks whose config asks for one (e.g. handover's
+    # final_goal_curriculum_start_y_m); evaluation and checkpoints' task configs are the full task.
+    #   "adaptive" — start at difficulty 0; after each iteration, raise it by
+    #     task_curriculum_rate_per_m_steps per million env steps while the success rate of recent
+    #     nominal-reset training episodes is ≥ task_curriculum_raise_at, lower it while it is
+    #     < task_curriculum_lower_below. The randomization curriculum ("adaptive") holds its
+    #     strength until the task is at difficulty 1: one thing at a time gets harder.
+    #   "off" — the full task from the start.
+    task_curriculum: str = "adaptive"
+    task_curriculum_raise_at: float = 0.3
+    task_curriculum_lower_below: float = 0.1
+    task_curriculum_rate_per_m_steps: float = 1.0
     # Start the actor from another run's or a shipped specialist's checkpoint (any task whose
     # actor input has the same size and layout); the critic starts fresh. See
     # ``warm_start_actor``. Measured on handover (no randomization, 128 episodes from nominal
@@ -144,6 +157,15 @@ class TrainConfig:
                 f"need 0 <= curriculum_lower_below ({self.curriculum_lower_below}) <= curriculum_raise_at "
                 f"({self.curriculum_raise_at}) <= 1"
             )
+        if self.task_curriculum not in TASK_CURRICULA:
+            raise ValueError(f"task_curriculum must be one of {list(TASK_CURRICULA)}, got {self.task_curriculum!r}")
+        if not 0.0 <= self.task_curriculum_lower_below <= self.task_curriculum_raise_at <= 1.0:
+            raise ValueError(
+                f"need 0 <= task_curriculum_lower_below ({self.task_curriculum_lower_below}) <= task_curriculum_raise_at "
+                f"({self.task_curriculum_raise_at}) <= 1"
+            )
+        if self.task_curriculum_rate_per_m_steps < 0:
+            raise ValueError(f"task_curriculum_rate_per_m_steps must be >= 0, got {self.task_curriculum_rate_per_m_steps}")
         if self.curriculum_rate_per_m_steps < 0:
             raise ValueError(f"curriculum_rate_per_m_steps must be >= 0, got {self.curriculum_rate_per_m_steps}")
         if self.critic_warmup_iterations < 0:
@@ -168,6 +190,22 @@ def next_randomization_strength(train: TrainConfig, strength: float, env_steps: 
     elif nominal_success_rate < train.curriculum_lower_below:
         strength -= delta
     return float(np.clip(strength, 0.0, 1.0))
+
+
+def next_task_difficulty(train: TrainConfig, difficulty: float, steps: int, nominal_success_rate: float | None) -> float:
+    """The task curriculum's difficulty for the next iteration (see ``TrainConfig.task_curriculum``):
+    ``difficulty`` is the current one, ``steps`` this iteration's env steps, ``nominal_success_rate``
+    the success rate of recent nominal-reset training episodes (None when there are none yet)."""
+    if train.task_curriculum == "off":
+        return 1.0
+    if nominal_success_rate is None:
+        return difficulty
+    delta = train.task_curriculum_rate_per_m_steps * steps / 1e6
+    if nominal_success_rate >= train.task_curriculum_raise_at:
+        difficulty += delta
+    elif nominal_success_rate < train.task_curriculum_lower_below:
+        difficulty -= delta
+    return float(np.clip(difficulty, 0.0, 1.0))
 
 
 def rsl_rl_config(ppo: PPOConfig) -> dict[str, Any]:
@@ -339,6 +377,8 @@ class Trainer:
         self._cores = torch.get_num_threads()
         self.env = make_env(cfg, seed=seed, num_threads=train.num_threads)
         self.env.set_randomization_strength(next_randomization_strength(train, 0.0, 0, 0, None))
+        self.curriculum = self.env.has_task_curriculum()
+        self.env.set_task_difficulty(next_task_difficulty(train, 0.0, 0, None) if self.curriculum else 1.0)
         self.alg = build_algorithm(self.env, train.ppo)
         self.iteration = 0
         self.env_steps = 0
@@ -370,6 +410,7 @@ class Trainer:
                 # The curriculum's current strength (the task_config above keeps 1, what
                 # evaluation uses); --resume continues from it.
                 "randomization_strength": self.env.cfg.randomization.strength,
+                "task_difficulty": self.env.task_difficulty,  # the task curriculum's, likewise
                 "rng": {"env": self.env.rng_state(), "sim": self.env.sim.rng.bit_generator.state,
                         "torch": torch.get_rng_state(), "numpy": np.random.get_state()},
             },
@@ -392,6 +433,8 @@ class Trainer:
         self.iteration, self.env_steps, self.wall_s = meta["iteration"], meta["env_steps"], meta["wall_s"]
         strength = next_randomization_strength(self.train, meta.get("randomization_strength", 0.0), self.env_steps, 0, None)
         self.env.set_randomization_strength(strength)
+        if self.curriculum:
+            self.env.set_task_difficulty(next_task_difficulty(self.train, meta.get("task_difficulty", 0.0), 0, None))
         self.env.set_rng_state(meta["rng"]["env"])
         self.env.sim.rng.bit_generator.state = meta["rng"]["sim"]
         torch.set_rng_state(meta["rng"]["torch"])
@@ -439,13 +482,20 @@ class Trainer:
                 self.wall_s += t2 - t0
                 self.episodes.extend(self.env.drain_completed())
                 summary = self._log(writer, losses, steps, t1 - t0, t2 - t1)
+                nominal_success = summary.get("nominal/success_rate") if summary.get("nominal_episodes") else None
+                full_task = self.env.task_difficulty >= 1.0
+                if self.curriculum:
+                    self.env.set_task_difficulty(next_task_difficulty(self.train, self.env.task_difficulty, steps, nominal_success))
+                # The randomization curriculum waits for the full task (its success rate is not
+                # the full task's before that).
                 self.env.set_randomization_strength(next_randomization_strength(
                     self.train, self.env.cfg.randomization.strength, self.env_steps, steps,
-                    summary.get("nominal/success_rate") if summary.get("nominal_episodes") else None))
+                    nominal_success if full_task else None))
                 bar.update(1)
                 bar.set_postfix_str(
                     f"success {summary['success_rate']:.2f} pickup {summary.get('pickup_rate', 0):.2f} "
                     f"return {summary['return']:.2f} {summary['steps_per_s']:.0f} steps/s"
+                    + (f" difficulty {self.env.task_difficulty:.2f}" if self.curriculum else "")
                 )
                 if self.iteration % self.train.save_interval == 0:
                     self.save()
@@ -480,6 +530,8 @@ class Trainer:
         row["collect_s"], row["learn_s"] = collect_s, learn_s
         row["learning_rate"] = self.alg.learning_rate
         row["randomization_strength"] = self.env.cfg.randomization.strength
+        if self.curriculum:
+            row["task_difficulty"] = self.env.task_difficulty
         row["action_std"] = float(self.alg.get_policy().output_std.detach().mean())
         for k, v in losses.items():
             row[f"loss/{k}"] = float(v)

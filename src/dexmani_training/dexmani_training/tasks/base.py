@@ -296,6 +296,7 @@ class ManipulationEnv:
         self._policy_obs_prev: np.ndarray | None = None
         self.completed: list[dict[str, Any]] = []  # finished-episode records since last drain
         self.cfg_dict = cfg.to_dict()
+        self.task_difficulty = 1.0  # see set_task_difficulty: evaluation always runs the full task
         self.reset()
 
     # --- hooks for tasks ----------------------------------------------------------------------
@@ -631,6 +632,15 @@ class ManipulationEnv:
             {"policy": torch.as_tensor(shown, dtype=torch.float32), "critic": torch.as_tensor(self._critic_obs(), dtype=torch.float32)},
             batch_size=[self.num_envs],
         )
+
+    def has_task_curriculum(self) -> bool:
+        """Whether the task's config asks for a difficulty curriculum (``set_task_difficulty``)."""
+        return False
+
+    def set_task_difficulty(self, difficulty: float) -> None:
+        """The task's own curriculum knob, 0 (easiest) … 1 (the task as evaluated); takes effect
+        at the next reset. Tasks without a curriculum ignore it (``has_task_curriculum``)."""
+        self.task_difficulty = float(np.clip(difficulty, 0.0, 1.0))
 
     def set_randomization_strength(self, strength: float) -> None:
         """Scale every randomization term (0 … 1, see ``RandomizationConfig.strength``); takes

@@ -102,6 +102,13 @@ class HandoverConfig(TaskConfig):
     # carry the object there with hand A alone after a brief touch of B.)
     final_abs_y_m: float = 0.27
     final_height_m: float = 0.12
+    # Final-goal curriculum (training only; evaluation uses final_abs_y_m): where the final goal
+    # starts, as y on hand B's side (0: the midline; negative: on A's side). The trainer moves it
+    # out to final_abs_y_m as nominal training episodes succeed (TrainConfig.task_curriculum).
+    # None (default): no curriculum. Why: with the bar, policies that held it with both hands
+    # brought it to a median 21 cm of the final goal (about 7 cm past the midline) and never
+    # further, so no episode ever succeeded and the success bonus never paid.
+    final_goal_curriculum_start_y_m: float | None = None
     sticker_pattern_a: str = "all_side_centres"
     sticker_pattern_b: str = "top_bottom_centres"
     mirror_symmetry: bool = True  # left-to-right episodes are seen as mirrored right-to-left ones
@@ -152,6 +159,10 @@ class HandoverConfig(TaskConfig):
                      "intermediate_min_contact_a", "contact_b_min_contact_b"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        start = self.final_goal_curriculum_start_y_m
+        if start is not None and not -self.intermediate_abs_y_m <= start < self.final_abs_y_m:
+            raise ValueError(f"final_goal_curriculum_start_y_m must be in [-intermediate_abs_y_m, final_abs_y_m) = "
+                             f"[{-self.intermediate_abs_y_m}, {self.final_abs_y_m}), got {start}")
         bad = [d for d in self.directions if d not in DIRECTIONS]
         if bad or not self.directions:
             raise ValueError(f"directions must be a non-empty subset of {list(DIRECTIONS)}, got {list(self.directions)}")
@@ -171,6 +182,16 @@ class Handover(ManipulationEnv):
             raise ValueError(f"level_weight needs objects with a long axis (a box or cylinder whose longest dimension is "
                              f"at least 1.5 times the others); these have none: {bad}")
         self.long_axis_local = np.array([a[0] if a is not None else np.zeros(3) for a in axes])  # N×3, object frame
+
+    def has_task_curriculum(self) -> bool:
+        return self.cfg.final_goal_curriculum_start_y_m is not None
+
+    def final_y(self) -> float:
+        """The final goal's y on hand B's side at the current difficulty (``final_abs_y_m`` at 1)."""
+        start = self.cfg.final_goal_curriculum_start_y_m
+        if start is None:
+            return self.cfg.final_abs_y_m
+        return start + self.task_difficulty * (self.cfg.final_abs_y_m - start)
 
     def sticker_patterns_for(self):
         # Per-side sets are swapped per episode by direction: index 0 = pattern A, 1 = pattern B.
@@ -205,7 +226,7 @@ class Handover(ManipulationEnv):
         pos = self.sim.object_pose()[ids, :3]
         rest = self.object_rest_z[ids]
         self.intermediate_goal[ids] = np.stack([pos[:, 0], sign_a * c.intermediate_abs_y_m, rest + c.intermediate_height_m], axis=1)
-        self.final_goal[ids] = np.stack([pos[:, 0], -sign_a * c.final_abs_y_m, rest + c.final_height_m], axis=1)
+        self.final_goal[ids] = np.stack([pos[:, 0], -sign_a * self.final_y(), rest + c.final_height_m], axis=1)
         return self.intermediate_goal[ids]
 
     def on_reset(self, ids):
@@ -223,7 +244,7 @@ class Handover(ManipulationEnv):
             self.hand_a[lib] = np.where(lead >= 0, lead, side)
             sign_a = np.where(self.hand_a[lib] == LEFT, 1.0, -1.0)
             self.intermediate_goal[lib, 1] = sign_a * self.cfg.intermediate_abs_y_m
-            self.final_goal[lib, 1] = -sign_a * self.cfg.final_abs_y_m
+            self.final_goal[lib, 1] = -sign_a * self.final_y()
             self.goal[lib] = self.intermediate_goal[lib]
             # A state recorded from a handover episode resumes at the stage that episode had
             # reached (success must be earned again): one from after hand B's touch, with the
