@@ -77,6 +77,10 @@ def summarize_run(run_dir: Path, rows: list[dict], window: int) -> dict:
     out = {"run": str(run_dir), "task": task, "changed_settings": diff, "iterations": rows[-1]["iteration"],
            "env_steps": rows[-1]["env_steps"], "wall_s": rows[-1]["wall_s"],
            "randomization_strength_final": rows[-1].get("randomization_strength"), "final": {}, "best": {}}
+    if any("task_difficulty" in r for r in rows):  # a task curriculum: rates below 1 are not the full task's
+        out["task_difficulty_final"] = rows[-1].get("task_difficulty")
+        reached = [r["env_steps"] for r in rows if r.get("task_difficulty", 0.0) >= 1.0]
+        out["task_difficulty_1_at_env_steps"] = reached[0] if reached else None
     for k in keys:
         v = np.array([r.get(k, np.nan) for r in rows], dtype=float)
         out["final"][k] = round(float(np.nanmean(v[-window:])), 4)
@@ -93,14 +97,20 @@ def plot(summaries: list[dict], all_rows: list[list[dict]], path: Path, window: 
     import matplotlib.pyplot as plt
 
     rates = [k for k in summaries[0]["final"] if k.startswith("nominal/")]
-    fig, axes = plt.subplots(1, len(rates), figsize=(4.2 * len(rates), 3.6), squeeze=False)
+    curriculum = any("task_difficulty_final" in s for s in summaries)
+    panels = rates + (["task_difficulty"] if curriculum else [])
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
     for s, rows in zip(summaries, all_rows):
         steps = np.array([r["env_steps"] for r in rows]) / 1e6
         label = Path(s["run"]).name
-        for ax, k in zip(axes[0], rates):
-            v, first = windowed(rows, k, window)
+        for ax, k in zip(axes[0], panels):
+            if k == "task_difficulty":  # as logged, not averaged; 1 (the full task) without a curriculum
+                v, first = np.array([r.get(k, 1.0) for r in rows]), 0
+                ax.set_title("task curriculum: difficulty (1 = the full task)", fontsize=9)
+            else:
+                v, first = windowed(rows, k, window)
+                ax.set_title(k.replace("nominal/", "nominal resets: "), fontsize=9)
             ax.plot(steps[first:], v, label=label)
-            ax.set_title(k.replace("nominal/", "nominal resets: "), fontsize=9)
             ax.set_xlabel("env steps (M)")
             ax.set_ylim(-0.02, 1.02)
     axes[0][0].set_ylabel(f"training-episode rate ({window}-iteration mean)")

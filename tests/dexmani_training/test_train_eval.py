@@ -576,7 +576,8 @@ def test_compare_runs_benchmark_names_changed_settings_and_rates(tmp_path, tiny_
 
     a, b, g = tmp_path / "a", tmp_path / "b", tmp_path / "g"
     Trainer(a, _cfg("handover"), tiny_train_config(3), seed=0, progress=False).run()
-    Trainer(b, _cfg("handover", hold_b_weight=4.0), tiny_train_config(3), seed=1, progress=False).run()
+    Trainer(b, _cfg("handover", hold_b_weight=4.0, final_goal_curriculum_start_y_m=0.0), tiny_train_config(3), seed=1,
+            progress=False).run()
     Trainer(g, _cfg("grasp_and_reach"), tiny_train_config(1), seed=0, progress=False).run()
     assert compare([str(a), str(b), "--window", "2", "--out", str(tmp_path / "cmp")]) == 0
     result = json.loads((tmp_path / "cmp.json").read_text())
@@ -588,6 +589,9 @@ def test_compare_runs_benchmark_names_changed_settings_and_rates(tmp_path, tiny_
     for k in ("success_rate", "nominal/contact_b_rate"):
         assert 0.0 <= ra["final"][k] <= 1.0 and 0.0 <= ra["best"][k]["value"] <= 1.0
     assert not any(k.startswith("term/") for k in ra["final"])
+    # b has a task curriculum (no successes in 3 tiny iterations: difficulty stays 0); a has none.
+    assert rb["task_difficulty_final"] == 0.0 and rb["task_difficulty_1_at_env_steps"] is None
+    assert "task_difficulty_final" not in ra
     assert (tmp_path / "cmp.png").stat().st_size > 0
     assert compare([str(a), str(g)]) == 2
     assert "different tasks" in capsys.readouterr().err
