@@ -665,8 +665,20 @@ def test_handover_final_goal_curriculum_in_a_run(tmp_path, tiny_train_config, mo
     # Evaluation builds the env from the checkpoint: the full task.
     from dexmani_training.rl.evaluate import evaluate as ev
 
-    assert ev(tmp_path / "run" / "latest.pt", "handover", episodes=2, num_envs=2, seed=0, num_threads=1,
-              randomize=False)["episodes"] == 2
+    full = ev(tmp_path / "run" / "latest.pt", "handover", episodes=2, num_envs=2, seed=0, num_threads=1, randomize=False)
+    assert full["episodes"] == 2 and "task_difficulty" not in full
+    # ... or, asked for, at a difficulty of the curriculum, which the JSON names.
+    easy = ev(tmp_path / "run" / "latest.pt", "handover", episodes=2, num_envs=2, seed=0, num_threads=1, randomize=False,
+              task_difficulty=0.0)
+    assert easy["task_difficulty"] == 0.0 and easy["episodes"] == 2
+    with pytest.raises(ValueError, match="task_difficulty must be in"):
+        ev(tmp_path / "run" / "latest.pt", "handover", episodes=2, task_difficulty=1.5)
+
+
+def test_eval_task_difficulty_needs_a_curriculum(checkpoints, capsys):
+    assert main(["eval", "--task", "handover", "--checkpoint", str(checkpoints["handover"]), "--episodes", "2",
+                 "--task-difficulty", "0.5", "--json"]) == 2
+    assert "no task curriculum" in capsys.readouterr().err
 
 
 def test_final_goal_curriculum_start_is_checked():

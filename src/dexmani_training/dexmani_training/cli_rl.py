@@ -92,6 +92,9 @@ def add_eval_parser(sub) -> None:
                    "off by default")
     p.add_argument("--init-probability", type=float, metavar="P",
                    help="with --init-library: the fraction of resets from the library (default: the checkpoint's)")
+    p.add_argument("--task-difficulty", type=float, metavar="D",
+                   help="a checkpoint trained with a task curriculum: evaluate at this difficulty (0 … 1) instead "
+                   "of the full task (1), e.g. at the run's current one; the JSON names it")
     p.add_argument("--video", type=Path, help="write MP4s of the first episodes (third-view camera) here")
     p.add_argument("--video-episodes", type=int, default=3)
     p.add_argument("--json", action="store_true", help="print only the JSON object")
@@ -280,6 +283,7 @@ def cmd_eval(args) -> int:
     result = evaluate(
         ckpt, args.task, args.episodes, args.objects, args.seed, args.num_envs, not args.no_randomization,
         args.init_library, args.video, args.video_episodes, progress=not args.json, init_probability=args.init_probability,
+        task_difficulty=args.task_difficulty,
     )
     text = json.dumps(result, indent=None if args.json else 2)
     print(text)

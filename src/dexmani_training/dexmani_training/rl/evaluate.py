@@ -93,13 +93,17 @@ def evaluate(
     progress: bool = False,
     randomization_terms: tuple[str, ...] | list[str] | None = None,
     init_probability: float | None = None,
+    task_difficulty: float | None = None,
 ) -> dict[str, Any]:
     """Per-stage success rates of ``episodes`` deterministic episodes. ``use_init_library``:
     False (nominal resets only), True (also the checkpoint's init library) or a library (path
     or shipped name) to reset from instead; ``init_probability`` overrides the fraction of
-    resets drawn from it."""
+    resets drawn from it. ``task_difficulty``: for a checkpoint whose task config has a task
+    curriculum, evaluate at this difficulty instead of the full task (1)."""
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
+    if task_difficulty is not None and not 0.0 <= task_difficulty <= 1.0:
+        raise ValueError(f"task_difficulty must be in [0, 1], got {task_difficulty}")
     d = load_checkpoint(checkpoint, task)
     meta = d["dexmani"]
     task = meta["task"]
@@ -118,6 +122,13 @@ def evaluate(
     if not randomize:
         cfg = replace(cfg, randomization=replace(cfg.randomization, enabled=()))
     env, policy = policy_env(d, cfg, checkpoint, seed, num_threads)
+    if task_difficulty is not None:
+        if not env.has_task_curriculum():
+            env.close()
+            raise ValueError(f"checkpoint {checkpoint}: its {task} config has no task curriculum, so --task-difficulty "
+                             f"does not apply (handover: final_goal_curriculum_start_y_m)")
+        env.set_task_difficulty(task_difficulty)
+        env.reset()
 
     quota = np.full(n, episodes // n)
     quota[: episodes % n] += 1
@@ -151,7 +162,10 @@ def evaluate(
         recorder.close()
     wall = time.perf_counter() - t0
     env.close()
-    return summarize(task, records, meta, checkpoint, seed, cfg, wall, recorder.paths if recorder else [])
+    out = summarize(task, records, meta, checkpoint, seed, cfg, wall, recorder.paths if recorder else [])
+    if task_difficulty is not None:  # not the full task: say so
+        out["task_difficulty"] = task_difficulty
+    return out
 
 
 def summarize(task, records, meta, checkpoint, seed, cfg, wall_s, videos) -> dict[str, Any]:
