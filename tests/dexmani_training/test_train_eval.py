@@ -687,3 +687,31 @@ def test_final_goal_curriculum_start_is_checked():
     with pytest.raises(ValueError, match="final_goal_curriculum_start_y_m"):
         _cfg("handover", final_goal_curriculum_start_y_m=-0.1).validate()
     _cfg("handover", final_goal_curriculum_start_y_m=-0.06).validate()
+
+
+def test_config_file_train_section_sets_train_settings(tmp_path, capsys):
+    """A --config file's train: section sets TrainConfig fields (saved with the run); task fields
+    may sit at top level next to it; command-line options override it; unknown keys are named."""
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text(yaml.safe_dump({
+        "num_envs": 2, "episode_length_s": 0.6, "init": {"use_library": False}, "hold_b_weight": 2.0,
+        "train": {"save_interval": 7, "task_curriculum_raise_at": 0.2,
+                  "ppo": {"entropy_coef": 0.0, "hidden_dims": [32, 32], "num_steps_per_env": 4}},
+    }))
+    run_dir = tmp_path / "run"
+    assert main(["train", "--task", "handover", "--config", str(cfg_file), "--run-dir", str(run_dir), "--iterations", "1",
+                 "--threads", "1", "--quiet"]) == 0
+    doc = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert doc["task"]["hold_b_weight"] == 2.0
+    assert doc["train"]["ppo"]["entropy_coef"] == 0.0 and doc["train"]["ppo"]["hidden_dims"] == [32, 32]
+    assert doc["train"]["save_interval"] == 7 and doc["train"]["task_curriculum_raise_at"] == 0.2
+    assert doc["train"]["iterations"] == 1 and doc["train"]["num_threads"] == 1  # the options on top
+    capsys.readouterr()
+    cfg_file.write_text(yaml.safe_dump({"task": {"num_envs": 2}, "train": {"ppo": {"entropy": 0.0}}}))
+    assert main(["train", "--task", "handover", "--config", str(cfg_file), "--run-dir", str(tmp_path / "bad"),
+                 "--quiet"]) == 2
+    assert "unknown keys ['entropy']" in capsys.readouterr().err
+    cfg_file.write_text(yaml.safe_dump({"task": {"num_envs": 2}, "train": {"task_curriculum": "sometimes"}}))
+    assert main(["train", "--task", "handover", "--config", str(cfg_file), "--run-dir", str(tmp_path / "bad2"),
+                 "--quiet"]) == 2
+    assert "task_curriculum must be one of" in capsys.readouterr().err

@@ -46,7 +46,9 @@ def add_train_parser(sub) -> None:
     p.add_argument("--run-dir", type=Path, help="run directory (overrides --name)")
     p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its latest.pt")
     p.add_argument("--force", action="store_true", help="overwrite a non-empty run directory")
-    p.add_argument("--config", type=Path, help="YAML with task settings (any TaskConfig field, nested)")
+    p.add_argument("--config", type=Path, help="YAML with task settings (any TaskConfig field, nested; at top level or "
+                   "under task:) and optionally a train: section (any TrainConfig field, e.g. ppo: {entropy_coef: 0}); "
+                   "command-line options override both")
     p.add_argument("--physics", type=Path, help="physics YAML, e.g. autotune's tuned.yaml")
     p.add_argument("--init-library", type=Path, help="init-state library (.npz; default: the task's shipped one); "
                    "with --resume, the run continues with this library (recorded in its config.yaml)")
@@ -208,7 +210,7 @@ def _task_overrides(args) -> dict:
 def cmd_train(args) -> int:
     from dataclasses import replace
 
-    from .rl.train import Trainer, TrainConfig, default_run_dir, make_task_config
+    from .rl.train import Trainer, TrainConfig, default_run_dir, make_task_config, read_train_config
     from .tasks import task_names
 
     if args.task not in task_names():
@@ -225,7 +227,7 @@ def cmd_train(args) -> int:
         target = args.iterations or trainer.train.iterations
     else:
         cfg = make_task_config(args.task, args.config, _task_overrides(args))
-        train = TrainConfig()
+        train = read_train_config(args.config) if args.config else TrainConfig()  # the file's train: section
         if args.iterations:
             train = replace(train, iterations=args.iterations)
         if args.max_minutes is not None:

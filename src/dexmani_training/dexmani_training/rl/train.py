@@ -57,12 +57,30 @@ def saved_task_config(data: dict[str, Any], where: str) -> TaskConfig:
     return config_from_dict(TASKS[data["task"]][0], data, where=where)
 
 
-def read_task_overrides(config_file: Path) -> dict[str, Any]:
-    """Task-config overrides from a YAML file: its ``task:`` section, or the whole file."""
+def _read_config_file(config_file: Path) -> dict[str, Any]:
     if not Path(config_file).is_file():
         raise FileNotFoundError(f"task config {config_file} does not exist")
     data = yaml.safe_load(Path(config_file).read_text()) or {}
-    return data.get("task", data)
+    if not isinstance(data, dict):
+        raise ValueError(f"{config_file}: expected a mapping of settings, got {type(data).__name__}")
+    return data
+
+
+def read_task_overrides(config_file: Path) -> dict[str, Any]:
+    """Task-config overrides from a YAML file: its ``task:`` section, or the whole file but its
+    ``train:`` section."""
+    data = _read_config_file(config_file)
+    return data["task"] if "task" in data else {k: v for k, v in data.items() if k != "train"}
+
+
+def read_train_config(config_file: Path, base: "TrainConfig | None" = None) -> "TrainConfig":
+    """``base`` (the defaults) with the ``train:`` section of a YAML config file over it (any
+    ``TrainConfig`` field, nested, e.g. ``train: {ppo: {entropy_coef: 0.0}}``); unknown keys are
+    refused by name."""
+    data = _read_config_file(config_file).get("train") or {}
+    cfg = config_from_dict(TrainConfig, data, base, where=f"{config_file} train")
+    cfg.validate()
+    return cfg
 
 
 class RunDirectoryError(ValueError):
