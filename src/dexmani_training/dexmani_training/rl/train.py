@@ -73,12 +73,12 @@ def read_task_overrides(config_file: Path) -> dict[str, Any]:
     return data["task"] if "task" in data else {k: v for k, v in data.items() if k != "train"}
 
 
-def read_train_config(config_file: Path, base: "TrainConfig | None" = None) -> "TrainConfig":
-    """``base`` (the defaults) with the ``train:`` section of a YAML config file over it (any
+def read_train_config(config_file: Path) -> TrainConfig:
+    """The training defaults with the ``train:`` section of a YAML config file over them (any
     ``TrainConfig`` field, nested, e.g. ``train: {ppo: {entropy_coef: 0.0}}``); unknown keys are
     refused by name."""
     data = _read_config_file(config_file).get("train") or {}
-    cfg = config_from_dict(TrainConfig, data, base, where=f"{config_file} train")
+    cfg = config_from_dict(TrainConfig, data, where=f"{config_file} train")
     cfg.validate()
     return cfg
 
@@ -200,14 +200,21 @@ def next_randomization_strength(train: TrainConfig, strength: float, env_steps: 
         return 1.0
     if train.randomization_curriculum == "linear":
         return min(1.0, env_steps / train.randomization_ramp_env_steps)
-    if nominal_success_rate is None:
-        return strength
-    delta = train.curriculum_rate_per_m_steps * steps / 1e6
-    if nominal_success_rate >= train.curriculum_raise_at:
-        strength += delta
-    elif nominal_success_rate < train.curriculum_lower_below:
-        strength -= delta
-    return float(np.clip(strength, 0.0, 1.0))
+    return adaptive_step(strength, train.curriculum_rate_per_m_steps * steps / 1e6, nominal_success_rate,
+                         train.curriculum_raise_at, train.curriculum_lower_below)
+
+
+def adaptive_step(value: float, delta: float, success_rate: float | None, raise_at: float, lower_below: float) -> float:
+    """An adaptive curriculum's next value in [0, 1]: ``value`` raised by ``delta`` while
+    ``success_rate`` ≥ ``raise_at``, lowered below ``lower_below``, held in between and while
+    there is no rate yet (None)."""
+    if success_rate is None:
+        return value
+    if success_rate >= raise_at:
+        value += delta
+    elif success_rate < lower_below:
+        value -= delta
+    return float(np.clip(value, 0.0, 1.0))
 
 
 def next_task_difficulty(train: TrainConfig, difficulty: float, steps: int, nominal_success_rate: float | None) -> float:
@@ -216,14 +223,8 @@ def next_task_difficulty(train: TrainConfig, difficulty: float, steps: int, nomi
     the success rate of recent nominal-reset training episodes (None when there are none yet)."""
     if train.task_curriculum == "off":
         return 1.0
-    if nominal_success_rate is None:
-        return difficulty
-    delta = train.task_curriculum_rate_per_m_steps * steps / 1e6
-    if nominal_success_rate >= train.task_curriculum_raise_at:
-        difficulty += delta
-    elif nominal_success_rate < train.task_curriculum_lower_below:
-        difficulty -= delta
-    return float(np.clip(difficulty, 0.0, 1.0))
+    return adaptive_step(difficulty, train.task_curriculum_rate_per_m_steps * steps / 1e6, nominal_success_rate,
+                         train.task_curriculum_raise_at, train.task_curriculum_lower_below)
 
 
 def rsl_rl_config(ppo: PPOConfig) -> dict[str, Any]:
