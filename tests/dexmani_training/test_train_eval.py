@@ -262,6 +262,21 @@ def test_eval_is_reproducible_and_counts_episodes(checkpoints):
     assert c["objects"] == "cubes" and c["randomization"] is False and c["task"] == "grasp_and_reach"
 
 
+def test_stochastic_eval_samples_actions_reproducibly(checkpoints, capsys):
+    ckpt = checkpoints["grasp_and_reach"]
+    kw = dict(episodes=2, num_envs=2, seed=3, randomize=False, num_threads=1)
+    mean = evaluate(ckpt, "grasp_and_reach", **kw)
+    sampled = [evaluate(ckpt, "grasp_and_reach", stochastic=True, **kw) for _ in range(2)]
+    assert mean["stochastic"] is False and sampled[0]["stochastic"] is True
+    # the same seed samples the same actions; the mean action gives another return
+    assert sampled[0]["mean_return"] == sampled[1]["mean_return"]
+    assert sampled[0]["mean_return"] != mean["mean_return"]
+    assert main(["eval", "--task", "grasp_and_reach", "--checkpoint", str(ckpt), "--episodes", "2", "--num-envs", "2",
+                 "--seed", "3", "--no-randomization", "--stochastic", "--json"]) == 0
+    out = _last_json(capsys.readouterr().out)
+    assert out["stochastic"] is True and out["mean_return"] == sampled[0]["mean_return"]
+
+
 def test_eval_from_a_given_init_library(checkpoints, capsys, tmp_path):
     """--init-library LIBRARY --init-probability 1: every episode starts from that library's
     states (here states after hand B's touch, so every episode counts hand B's contact)."""

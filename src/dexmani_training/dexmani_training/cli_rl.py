@@ -79,7 +79,7 @@ def add_eval_parser(sub) -> None:
     p = sub.add_parser(
         "eval",
         help="evaluate a checkpoint in simulation (per-stage success rates, videos)",
-        description="Runs --episodes episodes with the deterministic policy and prints per-stage success rates. "
+        description="Runs --episodes episodes with the deterministic policy (--stochastic: sampled actions) and prints per-stage success rates. "
         "Without --checkpoint the task's shipped specialist is used.",
     )
     p.add_argument("--task", required=True)
@@ -97,6 +97,9 @@ def add_eval_parser(sub) -> None:
     p.add_argument("--task-difficulty", type=float, metavar="D",
                    help="a checkpoint trained with a task curriculum: evaluate at this difficulty (0 … 1) instead "
                    "of the full task (1), e.g. at the run's current one; the JSON names it")
+    p.add_argument("--stochastic", action="store_true",
+                   help="sample actions from the policy's Gaussian as training does (what the training-episode "
+                   "success rates measure) instead of taking its mean; the JSON says which")
     p.add_argument("--video", type=Path, help="write MP4s of the first episodes (third-view camera) here")
     p.add_argument("--video-episodes", type=int, default=3)
     p.add_argument("--json", action="store_true", help="print only the JSON object")
@@ -285,7 +288,7 @@ def cmd_eval(args) -> int:
     result = evaluate(
         ckpt, args.task, args.episodes, args.objects, args.seed, args.num_envs, not args.no_randomization,
         args.init_library, args.video, args.video_episodes, progress=not args.json, init_probability=args.init_probability,
-        task_difficulty=args.task_difficulty,
+        task_difficulty=args.task_difficulty, stochastic=args.stochastic,
     )
     text = json.dumps(result, indent=None if args.json else 2)
     print(text)

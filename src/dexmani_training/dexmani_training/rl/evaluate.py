@@ -3,7 +3,8 @@ optionally MP4 videos from the third-view camera.
 
 Episodes are spread evenly over the environments and each environment contributes exactly its
 quota, so short (failed, terminated) episodes are not over-counted. The policy acts
-deterministically (the mean action). Randomization is on as in training unless
+deterministically (the mean action) unless ``stochastic=True``, which samples actions from the
+policy's Gaussian as training does (what training-episode success rates measure). Randomization is on as in training unless
 ``randomize=False``; resets come from the task's nominal distribution, not from the init
 library (so task-aware init cannot flatter the result) unless ``use_init_library=True``.
 """
@@ -94,8 +95,9 @@ def evaluate(
     randomization_terms: tuple[str, ...] | list[str] | None = None,
     init_probability: float | None = None,
     task_difficulty: float | None = None,
+    stochastic: bool = False,
 ) -> dict[str, Any]:
-    """Per-stage success rates of ``episodes`` deterministic episodes. ``use_init_library``:
+    """Per-stage success rates of ``episodes`` episodes, deterministic unless ``stochastic``. ``use_init_library``:
     False (nominal resets only), True (also the checkpoint's init library) or a library (path
     or shipped name) to reset from instead; ``init_probability`` overrides the fraction of
     resets drawn from it. ``task_difficulty``: for a checkpoint whose task config has a task
@@ -145,7 +147,7 @@ def evaluate(
     # more than its quota meanwhile; the extra episodes are not counted).
     while (counts < quota).any():
         with torch.inference_mode():
-            actions = policy(obs)
+            actions = policy(obs, stochastic_output=True) if stochastic else policy(obs)
         before = env.episode_length_buf.clone()
         obs, _, dones, _ = env.step(actions)
         if recorder:
@@ -165,6 +167,7 @@ def evaluate(
     out = summarize(task, records, meta, checkpoint, seed, cfg, wall, recorder.paths if recorder else [])
     if task_difficulty is not None:  # not the full task: say so
         out["task_difficulty"] = task_difficulty
+    out["stochastic"] = stochastic
     return out
 
 
