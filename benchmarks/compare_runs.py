@@ -17,11 +17,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import yaml
 
+from dexmani_training.rl.train import TrainConfig
 from dexmani_training.tasks import task_config
 
 
@@ -36,15 +38,24 @@ def _flatten(d: dict, prefix: str = "") -> dict:
     return out
 
 
+_TRAIN_BOOKKEEPING = {"iterations", "max_minutes", "save_interval", "num_threads", "torch_threads", "actor_from"}
+
+
 def changed_settings(run_dir: Path) -> tuple[str, dict]:
     """(task, {setting: value}) for every task setting that differs from the task's default
-    (besides the number of environments), with the seed and the warm start's checkpoint."""
+    (besides the number of environments), every training setting (``train.<name>``: PPO,
+    curricula) that differs from ``TrainConfig``'s, the seed and the warm start's checkpoint."""
     cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
     task_cfg = cfg["task"]
     task = task_cfg["task"]
     default = _flatten(task_config(task).to_dict())
     mine = _flatten(task_cfg)
     diff = {k: v for k, v in mine.items() if k != "num_envs" and default.get(k) != v}  # both plain: lists, not tuples
+    # training settings that shape what is learned (PPO, curricula), not the run's bookkeeping
+    train_default = _flatten(json.loads(json.dumps(asdict(TrainConfig()))))  # tuples as the YAML's lists
+    for k, v in _flatten(cfg.get("train", {})).items():
+        if k.split(".")[0] not in _TRAIN_BOOKKEEPING and k in train_default and train_default[k] != v:
+            diff[f"train.{k}"] = v
     diff["seed"] = cfg.get("seed")
     source = cfg.get("train", {}).get("actor_from")
     if source:  # the warm start's checkpoint, relative to here where it can be

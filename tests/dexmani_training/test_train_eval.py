@@ -591,8 +591,8 @@ def test_compare_runs_benchmark_names_changed_settings_and_rates(tmp_path, tiny_
 
     a, b, g = tmp_path / "a", tmp_path / "b", tmp_path / "g"
     Trainer(a, _cfg("handover"), tiny_train_config(3), seed=0, progress=False).run()
-    Trainer(b, _cfg("handover", hold_b_weight=4.0, final_goal_curriculum_start_y_m=0.0), tiny_train_config(3), seed=1,
-            progress=False).run()
+    Trainer(b, _cfg("handover", hold_b_weight=4.0, final_goal_curriculum_start_y_m=0.0),
+            tiny_train_config(3, entropy_coef=0.0), seed=1, progress=False).run()
     Trainer(g, _cfg("grasp_and_reach"), tiny_train_config(1), seed=0, progress=False).run()
     assert compare([str(a), str(b), "--window", "2", "--out", str(tmp_path / "cmp")]) == 0
     result = json.loads((tmp_path / "cmp.json").read_text())
@@ -600,6 +600,9 @@ def test_compare_runs_benchmark_names_changed_settings_and_rates(tmp_path, tiny_
     ra, rb = result["runs"]
     assert rb["changed_settings"]["hold_b_weight"] == 4.0 and "hold_b_weight" not in ra["changed_settings"]
     assert (ra["changed_settings"]["seed"], rb["changed_settings"]["seed"]) == (0, 1)
+    # training settings too (PPO, curricula), but not the run's bookkeeping (iterations, threads)
+    assert rb["changed_settings"]["train.ppo.entropy_coef"] == 0.0 and "train.ppo.entropy_coef" not in ra["changed_settings"]
+    assert not any(k.startswith(("train.iterations", "train.num_threads")) for k in rb["changed_settings"])
     assert ra["iterations"] == 3 and ra["env_steps"] > 0
     for k in ("success_rate", "nominal/contact_b_rate"):
         assert 0.0 <= ra["final"][k] <= 1.0 and 0.0 <= ra["best"][k]["value"] <= 1.0
