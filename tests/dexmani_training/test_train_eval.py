@@ -601,7 +601,8 @@ def test_compare_runs_benchmark_names_changed_settings_and_rates(tmp_path, tiny_
     assert rb["changed_settings"]["hold_b_weight"] == 4.0 and "hold_b_weight" not in ra["changed_settings"]
     assert (ra["changed_settings"]["seed"], rb["changed_settings"]["seed"]) == (0, 1)
     # training settings too (PPO, curricula), but not the run's bookkeeping (iterations, threads)
-    assert rb["changed_settings"]["train.ppo.entropy_coef"] == 0.0 and "train.ppo.entropy_coef" not in ra["changed_settings"]
+    assert rb["changed_settings"]["train.ppo.entropy_coef"] == 0.0
+    assert "train.ppo.entropy_coef" not in ra["changed_settings"]
     assert not any(k.startswith(("train.iterations", "train.num_threads")) for k in rb["changed_settings"])
     assert ra["iterations"] == 3 and ra["env_steps"] > 0
     for k in ("success_rate", "nominal/contact_b_rate"):

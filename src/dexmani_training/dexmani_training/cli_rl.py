@@ -79,8 +79,8 @@ def add_eval_parser(sub) -> None:
     p = sub.add_parser(
         "eval",
         help="evaluate a checkpoint in simulation (per-stage success rates, videos)",
-        description="Runs --episodes episodes with the deterministic policy (--stochastic: sampled actions) and prints per-stage success rates. "
-        "Without --checkpoint the task's shipped specialist is used.",
+        description="Runs --episodes episodes with the deterministic policy (--stochastic: sampled actions) "
+        "and prints per-stage success rates. Without --checkpoint the task's shipped specialist is used.",
     )
     p.add_argument("--task", required=True)
     p.add_argument("--checkpoint", type=Path, help="a .pt file or a run directory (its latest.pt)")
