@@ -5,8 +5,9 @@ Episodes are spread evenly over the environments and each environment contribute
 quota, so short (failed, terminated) episodes are not over-counted. The policy acts
 deterministically (the mean action) unless ``stochastic=True``, which samples actions from the
 policy's Gaussian as training does (what training-episode success rates measure). Randomization
-is on as in training unless ``randomize=False``; resets come from the task's nominal distribution, not from the init
-library (so task-aware init cannot flatter the result) unless ``use_init_library=True``.
+is on as in training unless ``randomize=False``; resets come from the task's nominal
+distribution, not from the init library (so task-aware init cannot flatter the result) unless
+``use_init_library=True``.
 """
 
 from __future__ import annotations
