@@ -118,6 +118,8 @@ def plot(summaries: list[dict], all_rows: list[list[dict]], path: Path, window: 
             if k == "task_difficulty":  # as logged, not averaged; 1 (the full task) without a curriculum
                 v, first = np.array([r.get(k, 1.0) for r in rows]), 0
                 ax.set_title("task curriculum: difficulty (1 = the full task)", fontsize=9)
+            elif not any(r.get(k) is not None for r in rows):  # e.g. frontier success in a run without a spread
+                continue
             else:
                 v, first = windowed(rows, k, window)
                 ax.set_title(k.replace("nominal/", "nominal resets: "), fontsize=9)

@@ -11,7 +11,7 @@ from dexmani_training.cli import main
 from dexmani_training.init_library import InitLibrary
 from dexmani_training.rl.evaluate import evaluate, load_checkpoint
 from dexmani_training.rl.train import RunDirectoryError, Trainer, check_checkpoint
-from dexmani_training.tasks import task_config
+from dexmani_training.tasks import make_env, task_config
 
 from gr1_description import joints as jt
 
@@ -639,6 +639,76 @@ def test_task_curriculum_raises_holds_and_lowers_the_difficulty():
         dc_replace(train, task_curriculum_lower_below=0.5).validate()
     with pytest.raises(ValueError, match="task_curriculum_rate_per_m_steps"):
         dc_replace(train, task_curriculum_rate_per_m_steps=-1.0).validate()
+    assert train.task_curriculum_spread == 0.0
+    for bad in (-0.1, 1.0):
+        with pytest.raises(ValueError, match="task_curriculum_spread"):
+            dc_replace(train, task_curriculum_spread=bad).validate()
+
+
+def test_task_difficulty_spread_draws_easier_episodes_and_records_them():
+    """With a spread, that share of resets draws its difficulty uniformly from [0, current] (the
+    final goal nearer the midline) and the rest are at the current one; the episode records say
+    which. Without one every episode is at the current difficulty and nothing extra is drawn."""
+    from dexmani_training.tasks.base import LEFT
+
+    cfg = _cfg("handover", num_envs=200, final_goal_curriculum_start_y_m=0.0, episode_length_s=0.04)
+    env = make_env(cfg, seed=3, num_threads=1)
+    with pytest.raises(ValueError, match="spread must be in"):
+        env.set_task_difficulty(0.5, spread=1.5)
+    env.set_task_difficulty(0.5, spread=0.4)
+    env.reset()
+    y = env.final_goal[:, 1] * np.where(env.hand_a == LEFT, -1.0, 1.0)  # on hand B's side
+    front = env.episode_at_frontier
+    assert np.allclose(y[front], 0.135) and np.allclose(env.episode_difficulty[front], 0.5)
+    assert 0.25 < 1 - front.mean() < 0.55  # about the spread's share
+    assert np.all((y[~front] >= 0.0) & (y[~front] < 0.135))
+    assert np.allclose(y[~front], 0.27 * env.episode_difficulty[~front])
+    assert y[~front].std() > 0.02  # spread over the range, not one value
+    drawn, front = env.episode_difficulty.copy(), front.copy()
+    while not (recs := env.drain_completed()):  # all episodes end together (same length, none terminated)
+        env.step(torch.zeros(env.num_envs, env.num_actions))
+    assert len(recs) == 200  # in env order
+    assert [r["at_frontier"] for r in recs] == front.tolist()
+    assert [r["task_difficulty"] for r in recs] == pytest.approx(drawn.tolist())
+    # No spread: all at the current difficulty, and the random stream is the one without the feature.
+    a, b = make_env(cfg, seed=5, num_threads=1), make_env(cfg, seed=5, num_threads=1)
+    a.set_task_difficulty(0.5)
+    a.reset()
+    b.set_task_difficulty(0.5, spread=0.0)
+    b.reset()
+    assert np.all(a.episode_at_frontier) and np.allclose(a.episode_difficulty, 0.5)
+    assert np.allclose(a.final_goal, b.final_goal) and np.allclose(a.sim.object_pose(), b.sim.object_pose())
+
+
+def test_task_curriculum_spread_is_driven_by_the_frontier_episodes(tmp_path, tiny_train_config, monkeypatch):
+    """With a spread, the adaptive rule reads the success of nominal episodes at the current
+    difficulty, not of all nominal ones: easy successes below the frontier do not move it."""
+    from dataclasses import replace as dc_replace
+
+    from dexmani_training.rl import train as train_mod
+
+    cfg = _cfg("handover", num_envs=4, final_goal_curriculum_start_y_m=0.0)
+    train = dc_replace(tiny_train_config(3), task_curriculum_rate_per_m_steps=1.5e4, task_curriculum_spread=0.5)
+    real_log = train_mod.Trainer._log
+    frontier_rate = {"value": 0.0}
+
+    def log_success(self, *a, **k):
+        row = real_log(self, *a, **k)
+        assert "nominal/frontier_success_rate" in row and "nominal/frontier_episodes" in row
+        row["nominal_episodes"], row["nominal/success_rate"] = 10, 1.0  # the easy ones all succeed ...
+        row["nominal/frontier_success_rate"] = frontier_rate["value"]  # ... the frontier's do not
+        return row
+
+    monkeypatch.setattr(train_mod.Trainer, "_log", log_success)
+    trainer = Trainer(tmp_path / "run", cfg, train, seed=0, progress=False)
+    assert trainer.env.task_difficulty_spread == 0.5
+    trainer.run()
+    assert [r["task_difficulty"] for r in _progress(tmp_path / "run")] == [0.0, 0.0, 0.0]
+    frontier_rate["value"] = 0.5
+    trainer.run(5)
+    assert [round(r["task_difficulty"], 6) for r in _progress(tmp_path / "run")][3:] == [0.0, 0.48]
+    resumed = Trainer(tmp_path / "run", None, None, seed=0, resume=True, progress=False)
+    assert resumed.env.task_difficulty_spread == 0.5 and resumed.env.task_difficulty == pytest.approx(0.96)
 
 
 def test_handover_final_goal_curriculum_in_a_run(tmp_path, tiny_train_config, monkeypatch):

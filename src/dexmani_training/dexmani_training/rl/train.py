@@ -154,6 +154,11 @@ class TrainConfig:
     task_curriculum_raise_at: float = 0.3
     task_curriculum_lower_below: float = 0.1
     task_curriculum_rate_per_m_steps: float = 1.0
+    # Share of training episodes whose difficulty is drawn uniformly from [0, current] instead
+    # of at the current difficulty, so that what was learned at easier ones is still practised
+    # while the frontier moves; the adaptive rule then counts only the episodes drawn at the
+    # current difficulty (progress.jsonl: nominal/frontier_success_rate). 0: all at the current.
+    task_curriculum_spread: float = 0.0
     # Start the actor from another run's or a shipped specialist's checkpoint (any task whose
     # actor input has the same size and layout); the critic starts fresh. See
     # ``warm_start_actor``. Measured on handover (no randomization, 128 episodes from nominal
@@ -182,6 +187,9 @@ class TrainConfig:
                 f"need 0 <= task_curriculum_lower_below ({self.task_curriculum_lower_below}) <= task_curriculum_raise_at "
                 f"({self.task_curriculum_raise_at}) <= 1"
             )
+        if not 0.0 <= self.task_curriculum_spread < 1.0:
+            raise ValueError(f"task_curriculum_spread must be in [0, 1) (1 would leave no episode at the current "
+                             f"difficulty to measure), got {self.task_curriculum_spread}")
         if self.task_curriculum_rate_per_m_steps < 0:
             raise ValueError(f"task_curriculum_rate_per_m_steps must be >= 0, got {self.task_curriculum_rate_per_m_steps}")
         if self.curriculum_rate_per_m_steps < 0:
@@ -397,7 +405,8 @@ class Trainer:
         self.env = make_env(cfg, seed=seed, num_threads=train.num_threads)
         self.env.set_randomization_strength(next_randomization_strength(train, 0.0, 0, 0, None))
         self.curriculum = self.env.has_task_curriculum()
-        self.env.set_task_difficulty(next_task_difficulty(train, 0.0, 0, None) if self.curriculum else 1.0)
+        self.env.set_task_difficulty(next_task_difficulty(train, 0.0, 0, None) if self.curriculum else 1.0,
+                                     spread=train.task_curriculum_spread if self.curriculum else 0.0)
         self.alg = build_algorithm(self.env, train.ppo)
         self.iteration = 0
         self.env_steps = 0
@@ -453,7 +462,8 @@ class Trainer:
         strength = next_randomization_strength(self.train, meta.get("randomization_strength", 0.0), self.env_steps, 0, None)
         self.env.set_randomization_strength(strength)
         if self.curriculum:
-            self.env.set_task_difficulty(next_task_difficulty(self.train, meta.get("task_difficulty", 0.0), 0, None))
+            self.env.set_task_difficulty(next_task_difficulty(self.train, meta.get("task_difficulty", 0.0), 0, None),
+                                         spread=self.train.task_curriculum_spread)
         self.env.set_rng_state(meta["rng"]["env"])
         self.env.sim.rng.bit_generator.state = meta["rng"]["sim"]
         torch.set_rng_state(meta["rng"]["torch"])
@@ -502,9 +512,12 @@ class Trainer:
                 self.episodes.extend(self.env.drain_completed())
                 summary = self._log(writer, losses, steps, t1 - t0, t2 - t1)
                 nominal_success = summary.get("nominal/success_rate") if summary.get("nominal_episodes") else None
+                if self.curriculum and self.train.task_curriculum_spread > 0:  # the frontier's episodes only
+                    nominal_success = summary.get("nominal/frontier_success_rate")
                 full_task = self.env.task_difficulty >= 1.0
                 if self.curriculum:
-                    self.env.set_task_difficulty(next_task_difficulty(self.train, self.env.task_difficulty, steps, nominal_success))
+                    self.env.set_task_difficulty(next_task_difficulty(self.train, self.env.task_difficulty, steps, nominal_success),
+                                                 spread=self.train.task_curriculum_spread)
                 # The randomization curriculum waits for the full task (its success rate is not
                 # the full task's before that).
                 self.env.set_randomization_strength(next_randomization_strength(
@@ -545,6 +558,11 @@ class Trainer:
         else:
             row.update({f"{s}_rate": 0.0 for s in stages})
             row["return"] = 0.0
+        if self.curriculum and self.train.task_curriculum_spread > 0:
+            # the adaptive rule's measure: nominal episodes drawn at the current difficulty (None: none yet)
+            frontier = [e["success"] for e in eps if not e.get("from_library") and e.get("at_frontier")]
+            row["nominal/frontier_episodes"] = len(frontier)
+            row["nominal/frontier_success_rate"] = float(np.mean(frontier)) if frontier else None
         row["steps_per_s"] = steps / max(collect_s + learn_s, 1e-9)
         row["collect_s"], row["learn_s"] = collect_s, learn_s
         row["learning_rate"] = self.alg.learning_rate

@@ -297,6 +297,9 @@ class ManipulationEnv:
         self.completed: list[dict[str, Any]] = []  # finished-episode records since last drain
         self.cfg_dict = cfg.to_dict()
         self.task_difficulty = 1.0  # see set_task_difficulty: evaluation always runs the full task
+        self.task_difficulty_spread = 0.0  # see set_task_difficulty: training only
+        self.episode_difficulty = np.ones(n)  # each episode's own difficulty, drawn at its reset
+        self.episode_at_frontier = np.ones(n, dtype=bool)  # and whether it is the curriculum's current one
         self.reset()
 
     # --- hooks for tasks ----------------------------------------------------------------------
@@ -370,6 +373,7 @@ class ManipulationEnv:
         rc = self.cfg.randomization
         rng = self.rng
         st = rc.strength
+        self._draw_episode_difficulty(ids)
 
         def draw(term, lo_hi, nominal):
             # nominal + strength·(U(lo, hi) − nominal); the nominal value when the term is off
@@ -553,6 +557,9 @@ class ManipulationEnv:
             rec["length"] = int(self.episode_length_buf[i])
             rec["from_library"] = bool(self.from_library[i])
             rec["object"] = self.env_object[i].name
+            if self.has_task_curriculum():
+                rec["task_difficulty"] = float(self.episode_difficulty[i])
+                rec["at_frontier"] = bool(self.episode_at_frontier[i])  # not one of the spread's easier draws
             rec.update(self.episode_record_extras(i))
             self.completed.append(rec)
 
@@ -637,10 +644,25 @@ class ManipulationEnv:
         """Whether the task's config asks for a difficulty curriculum (``set_task_difficulty``)."""
         return False
 
-    def set_task_difficulty(self, difficulty: float) -> None:
+    def set_task_difficulty(self, difficulty: float, spread: float = 0.0) -> None:
         """The task's own curriculum knob, 0 (easiest) … 1 (the task as evaluated); takes effect
-        at the next reset. Tasks without a curriculum ignore it (``has_task_curriculum``)."""
+        at the next reset. Tasks without a curriculum ignore it (``has_task_curriculum``).
+        ``spread``: the share of episodes whose difficulty is drawn uniformly from [0, difficulty]
+        instead (training: easier episodes keep what was learned there while the frontier moves);
+        0 (default, and what evaluation uses): every episode at ``difficulty``."""
+        if not 0.0 <= spread <= 1.0:
+            raise ValueError(f"spread must be in [0, 1], got {spread}")
         self.task_difficulty = float(np.clip(difficulty, 0.0, 1.0))
+        self.task_difficulty_spread = float(spread)
+
+    def _draw_episode_difficulty(self, ids: np.ndarray) -> None:
+        d = np.full(ids.size, self.task_difficulty)
+        below = np.zeros(ids.size, dtype=bool)
+        if self.task_difficulty_spread > 0 and self.has_task_curriculum():  # no draw otherwise: same random stream
+            below = self.rng.random(ids.size) < self.task_difficulty_spread
+            d[below] = self.rng.uniform(0.0, self.task_difficulty, int(below.sum()))
+        self.episode_difficulty[ids] = d
+        self.episode_at_frontier[ids] = ~below
 
     def set_randomization_strength(self, strength: float) -> None:
         """Scale every randomization term (0 … 1, see ``RandomizationConfig.strength``); takes

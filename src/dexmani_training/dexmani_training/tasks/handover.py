@@ -186,12 +186,13 @@ class Handover(ManipulationEnv):
     def has_task_curriculum(self) -> bool:
         return self.cfg.final_goal_curriculum_start_y_m is not None
 
-    def final_y(self) -> float:
-        """The final goal's y on hand B's side at the current difficulty (``final_abs_y_m`` at 1)."""
+    def final_y(self, ids: np.ndarray) -> np.ndarray:
+        """The final goal's y on hand B's side for episodes ``ids`` at their difficulty
+        (``episode_difficulty``; ``final_abs_y_m`` at 1)."""
         start = self.cfg.final_goal_curriculum_start_y_m
         if start is None:
-            return self.cfg.final_abs_y_m
-        return start + self.task_difficulty * (self.cfg.final_abs_y_m - start)
+            return np.full(len(ids), self.cfg.final_abs_y_m)
+        return start + self.episode_difficulty[ids] * (self.cfg.final_abs_y_m - start)
 
     def sticker_patterns_for(self):
         # Per-side sets are swapped per episode by direction: index 0 = pattern A, 1 = pattern B.
@@ -226,7 +227,7 @@ class Handover(ManipulationEnv):
         pos = self.sim.object_pose()[ids, :3]
         rest = self.object_rest_z[ids]
         self.intermediate_goal[ids] = np.stack([pos[:, 0], sign_a * c.intermediate_abs_y_m, rest + c.intermediate_height_m], axis=1)
-        self.final_goal[ids] = np.stack([pos[:, 0], -sign_a * self.final_y(), rest + c.final_height_m], axis=1)
+        self.final_goal[ids] = np.stack([pos[:, 0], -sign_a * self.final_y(ids), rest + c.final_height_m], axis=1)
         return self.intermediate_goal[ids]
 
     def on_reset(self, ids):
@@ -244,7 +245,7 @@ class Handover(ManipulationEnv):
             self.hand_a[lib] = np.where(lead >= 0, lead, side)
             sign_a = np.where(self.hand_a[lib] == LEFT, 1.0, -1.0)
             self.intermediate_goal[lib, 1] = sign_a * self.cfg.intermediate_abs_y_m
-            self.final_goal[lib, 1] = -sign_a * self.final_y()
+            self.final_goal[lib, 1] = -sign_a * self.final_y(lib)
             self.goal[lib] = self.intermediate_goal[lib]
             # A state recorded from a handover episode resumes at the stage that episode had
             # reached (success must be earned again): one from after hand B's touch, with the
