@@ -516,8 +516,8 @@ class Trainer:
                     nominal_success = summary.get("nominal/frontier_success_rate")
                 full_task = self.env.task_difficulty >= 1.0
                 if self.curriculum:
-                    self.env.set_task_difficulty(next_task_difficulty(self.train, self.env.task_difficulty, steps, nominal_success),
-                                                 spread=self.train.task_curriculum_spread)
+                    difficulty = next_task_difficulty(self.train, self.env.task_difficulty, steps, nominal_success)
+                    self.env.set_task_difficulty(difficulty, spread=self.train.task_curriculum_spread)
                 # The randomization curriculum waits for the full task (its success rate is not
                 # the full task's before that).
                 self.env.set_randomization_strength(next_randomization_strength(
