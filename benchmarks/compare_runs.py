@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from dexmani_training.dataclass_config import plain
 from dexmani_training.rl.train import TrainConfig
 from dexmani_training.tasks import task_config
 
@@ -52,7 +53,7 @@ def changed_settings(run_dir: Path) -> tuple[str, dict]:
     mine = _flatten(task_cfg)
     diff = {k: v for k, v in mine.items() if k != "num_envs" and default.get(k) != v}  # both plain: lists, not tuples
     # training settings that shape what is learned (PPO, curricula), not the run's bookkeeping
-    train_default = _flatten(json.loads(json.dumps(asdict(TrainConfig()))))  # tuples as the YAML's lists
+    train_default = _flatten(plain(asdict(TrainConfig())))  # as saved with a run: tuples as lists
     for k, v in _flatten(cfg.get("train", {})).items():
         if k.split(".")[0] not in _TRAIN_BOOKKEEPING and k in train_default and train_default[k] != v:
             diff[f"train.{k}"] = v

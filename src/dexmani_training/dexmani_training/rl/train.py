@@ -512,8 +512,8 @@ class Trainer:
                 self.episodes.extend(self.env.drain_completed())
                 summary = self._log(writer, losses, steps, t1 - t0, t2 - t1)
                 nominal_success = summary.get("nominal/success_rate") if summary.get("nominal_episodes") else None
-                if self.curriculum and self.train.task_curriculum_spread > 0:  # the frontier's episodes only
-                    nominal_success = summary.get("nominal/frontier_success_rate")
+                if "nominal/frontier_success_rate" in summary:  # with a spread: the frontier's episodes only
+                    nominal_success = summary["nominal/frontier_success_rate"]
                 full_task = self.env.task_difficulty >= 1.0
                 if self.curriculum:
                     difficulty = next_task_difficulty(self.train, self.env.task_difficulty, steps, nominal_success)
