@@ -326,6 +326,32 @@ def test_handover_released_counts_success_with_hand_a_off_the_object(small_env):
     assert not env.released[0]
 
 
+def test_handover_records_who_held_the_object_and_its_closest_approach(small_env):
+    """``held_*_s`` count control steps with the object off the table by who touches it (A only,
+    both, B only; on the table or untouched: none), in seconds; ``closest_final_m`` is the
+    smallest distance to the final goal so far; a reset clears both."""
+    env = small_env("handover", num_envs=2, directions=["right_to_left"])  # A: right, B: left
+
+    def step(a, b, table=False, offset=0.3):
+        pos = env.final_goal + np.array([0.0, 0.0, offset])
+        env.update_stages({"object_pos": pos, "contact_table": np.full(2, table),
+                           "contact_left": np.array(b), "contact_right": np.array(a)})
+
+    step([T, T], [F, T])  # env 0: A only; env 1: both
+    step([T, F], [T, T])  # env 0: both; env 1: B only
+    step([F, F], [T, F], offset=0.1)  # env 0: B only, closer; env 1: untouched (not held)
+    step([T, T], [F, F], table=True, offset=0.2)  # on the table: not held; farther: the minimum stays
+    dt = env.dt_s
+    rec = [env.episode_record_extras(i) for i in range(2)]
+    assert [(r["held_a_only_s"], r["held_both_s"], r["held_b_only_s"]) for r in rec] == [
+        pytest.approx((dt, dt, dt)), pytest.approx((0.0, dt, dt))]
+    assert rec[0]["closest_final_m"] == pytest.approx(0.1) and rec[1]["closest_final_m"] == pytest.approx(0.1)
+    assert set(env.episode_metrics) <= set(rec[0])
+    env.reset(np.array([0]))
+    assert env.held_steps.tolist() == [[0, 0, 0], [0, 1, 1]]  # env 1 keeps its count
+    assert env.closest_final[0] == np.inf
+
+
 def test_handover_goals_are_on_the_right_sides(small_env):
     env = small_env("handover", num_envs=4, seed=1)
     sign_a = np.where(env.hand_a == LEFT, 1.0, -1.0)

@@ -244,10 +244,17 @@ def test_eval_json_has_the_rates(task, checkpoints, capsys, tmp_path):
         for s in ("contact_a_rate", "intermediate_rate", "contact_b_rate", "released_rate"):
             assert 0.0 <= result[s] <= 1.0
         assert result["released_rate"] <= result["success_rate"]
+        metrics = result["episode_metrics"]
+        assert set(metrics) == {"held_a_only_s", "held_both_s", "held_b_only_s", "closest_final_m"}
+        held = sum(metrics[m]["mean"] for m in ("held_a_only_s", "held_both_s", "held_b_only_s"))
+        assert 0.0 <= held <= 0.6 + 1e-9  # at most the episode (episode_length_s 0.6)
+        assert 0.0 < metrics["closest_final_m"]["median"] < 1.0
         by_dir = result["success_rate_by_direction"]
         assert set(by_dir) <= {"right_to_left", "left_to_right"} and by_dir
     else:
         assert 0.0 <= result["pickup_rate"] <= 1.0 and 0.0 <= result["contact_rate"] <= 1.0
+        assert "episode_metrics" not in result
+    assert 0.0 <= result["terminated_rate"] <= 1.0
     assert json.loads(out.read_text()) == result
 
 
@@ -739,6 +746,7 @@ def test_handover_final_goal_curriculum_in_a_run(tmp_path, tiny_train_config, mo
     trainer.run()
     rows = _progress(tmp_path / "run")
     # 1.5e4 × 32 steps / 1e6 = 0.48 per iteration; randomization waits for difficulty 1.
+    assert all(r["nominal/closest_final_m"] > 0 and r["nominal/held_b_only_s"] >= 0 for r in rows[1:])
     assert [round(r["task_difficulty"], 6) for r in rows] == [0.0, 0.48, 0.96, 1.0]
     assert [round(r["randomization_strength"], 6) for r in rows] == [0.0, 0.0, 0.0, 0.0]
     env.set_task_difficulty(0.5)

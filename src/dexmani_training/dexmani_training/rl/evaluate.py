@@ -189,7 +189,12 @@ def summarize(task, records, meta, checkpoint, seed, cfg, wall_s, videos) -> dic
             out[f"{s}_rate"] = float(np.mean([r[s] for r in records]))
     if all("released" in r for r in records):  # handover: success with hand A off the object
         out["released_rate"] = float(np.mean([r["released"] for r in records]))
+    out["terminated_rate"] = float(np.mean([r["terminated"] for r in records]))  # the object fell or left
     out["mean_return"] = float(np.mean([r["return"] for r in records]))
+    metrics = TASKS[task][1].episode_metrics
+    if metrics:  # where episodes stop, beyond their stages (e.g. handover: who held the object how long)
+        out["episode_metrics"] = {m: {"mean": float(np.mean([r[m] for r in records])),
+                                      "median": float(np.median([r[m] for r in records]))} for m in metrics}
     if cfg.init.use_library:
         out["init_probability"] = cfg.init.probability
     for key in ("side", "direction", "object"):

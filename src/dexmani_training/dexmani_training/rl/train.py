@@ -555,6 +555,8 @@ class Trainer:
             row["nominal_episodes"] = len(nominal)
             for s in stages:
                 row[f"nominal/{s}_rate"] = float(np.mean([e[s] for e in nominal])) if nominal else 0.0
+            for m in self.env.episode_metrics:  # the task's own account of where episodes stop
+                row[f"nominal/{m}"] = float(np.mean([e[m] for e in nominal])) if nominal else None
         else:
             row.update({f"{s}_rate": 0.0 for s in stages})
             row["return"] = 0.0

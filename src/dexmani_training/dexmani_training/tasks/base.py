@@ -227,6 +227,10 @@ class ManipulationEnv:
     num_task_critic_features = 0
     #: stage names in order; the task's ``update_stages`` sets ``self.stage_reached[name]``
     stage_names: tuple[str, ...] = ("contact", "pickup", "success")
+    #: numeric fields of the task's episode records (``episode_record_extras``) that say how an
+    #: episode went beyond its stages; the trainer logs their mean over nominal episodes
+    #: (``nominal/<name>``) and evaluation their mean and median (``episode_metrics``)
+    episode_metrics: tuple[str, ...] = ()
 
     def __init__(self, cfg: TaskConfig, seed: int = 0, num_threads: int | None = None, init_library=None):
         cfg.validate()
@@ -536,7 +540,7 @@ class ManipulationEnv:
         done = terminated | time_out
         done_ids = np.flatnonzero(done)
         if done_ids.size:
-            self._record_episodes(done_ids)
+            self._record_episodes(done_ids, terminated[done_ids])
             self.reset(done_ids)
         obs = self.get_observations()
         extras = {"time_outs": torch.as_tensor(time_out & ~terminated), "log": {}}
@@ -549,9 +553,10 @@ class ManipulationEnv:
         far = np.linalg.norm(pos[:, :2] - self.base_pos[:2], axis=1) > 1.0
         return below | far
 
-    def _record_episodes(self, ids: np.ndarray) -> None:
-        for i in ids:
+    def _record_episodes(self, ids: np.ndarray, terminated: np.ndarray) -> None:
+        for i, term in zip(ids, terminated):
             rec = {s: bool(self.stage_reached[s][i]) for s in self.stage_names}
+            rec["terminated"] = bool(term)  # ended by the object falling or leaving, not by the time limit
             rec["return"] = float(sum(v[i] for v in self.episode_sums.values()))
             rec["terms"] = {k: float(v[i]) for k, v in self.episode_sums.items()}
             rec["length"] = int(self.episode_length_buf[i])

@@ -15,7 +15,11 @@ Four stages, in order (a stage counts only after the previous one):
 
 Success does not ask hand A to have let go. Evaluation also reports ``released_rate``: the
 episodes in which the success condition held for 5 consecutive steps with A not touching the
-object (a handover in the strict sense).
+object (a handover in the strict sense). Each episode record also says where the episode
+stopped (``episode_metrics``): the seconds the object was off the table held by A alone
+(``held_a_only_s``), by both hands (``held_both_s``) and by B alone (``held_b_only_s``), and its
+closest approach to the final goal (``closest_final_m``); training logs their means over
+nominal episodes, evaluation their means and medians.
 
 The stage variable a ∈ {0, 1} (a = 1 from stage 2 on) switches the active terms, as in the
 paper: r = (1−a)·(r_contact(A) + r_goal(intermediate)) + a·(r_contact(B) + r_goal(final)),
@@ -171,6 +175,9 @@ class HandoverConfig(TaskConfig):
 class Handover(ManipulationEnv):
     cfg: HandoverConfig
     stage_names = ("contact_a", "intermediate", "contact_b", "success")
+    # Where an episode stops, beyond its stages: seconds the object spent off the table held by
+    # A alone, by both hands, by B alone, and its closest approach to the final goal (metres).
+    episode_metrics = ("held_a_only_s", "held_both_s", "held_b_only_s", "closest_final_m")
     num_task_critic_features = 2 + 5
 
     def __init__(self, *args, **kwargs):
@@ -210,6 +217,8 @@ class Handover(ManipulationEnv):
             self.contact_carry = np.zeros(n)  # and hand A's contact term at the switch
             self.release_streak = np.zeros(n, dtype=int)  # steps of success with A's hand off the object
             self.released = np.zeros(n, dtype=bool)
+            self.held_steps = np.zeros((n, 3), dtype=int)  # control steps held up by A only, both, B only
+            self.closest_final = np.full(n, np.inf)
 
     def sample_nominal_object(self, ids):
         self._ensure_state()
@@ -234,6 +243,8 @@ class Handover(ManipulationEnv):
         self.stage[ids] = 0
         self.release_streak[ids] = 0
         self.released[ids] = False
+        self.held_steps[ids] = 0
+        self.closest_final[ids] = np.inf
         # With a library state, hand A is the state's recorded lead hand; where the library does
         # not know it, the hand on whose side of the table the object is (the task's definition,
         # wrong once the object has been carried across the midline). The nearer palm is
@@ -308,7 +319,12 @@ class Handover(ManipulationEnv):
         state["touch_b"] = touch_b
         # Continuous handoff: held up by A, then (from stage 2) by either hand.
         state["held_up"] = np.where(s < 2, touch_a, touch_a | touch_b) & off_table
-        at_final = np.linalg.norm(pos - self.final_goal, axis=1) <= c.success_distance_m
+        final_distance = np.linalg.norm(pos - self.final_goal, axis=1)
+        self.closest_final = np.minimum(self.closest_final, final_distance)
+        up = off_table & (touch_a | touch_b)
+        held_by = np.where(touch_a & touch_b, 1, np.where(touch_a, 0, 2))  # 0 A only, 1 both, 2 B only
+        self.held_steps[np.flatnonzero(up), held_by[up]] += 1
+        at_final = final_distance <= c.success_distance_m
         success_now = (s >= 3) & at_final & touch_b & off_table
         # Reported, not rewarded: success with hand A no longer touching the object.
         self.release_streak = np.where(success_now & ~touch_a, self.release_streak + 1, 0)
@@ -396,5 +412,7 @@ class Handover(ManipulationEnv):
         return np.concatenate([np.eye(2)[self.hand_a], np.eye(5)[np.clip(self.stage, 0, 4)]], axis=1)
 
     def episode_record_extras(self, i):
+        held_s = self.held_steps[i] * self.dt_s
         return {"direction": "left_to_right" if self.hand_a[i] == LEFT else "right_to_left", "stage": int(self.stage[i]),
-                "released": bool(self.released[i])}
+                "released": bool(self.released[i]), "held_a_only_s": float(held_s[0]), "held_both_s": float(held_s[1]),
+                "held_b_only_s": float(held_s[2]), "closest_final_m": float(self.closest_final[i])}
