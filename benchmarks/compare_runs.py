@@ -25,7 +25,7 @@ import yaml
 
 from dexmani_training.dataclass_config import plain
 from dexmani_training.rl.train import TrainConfig
-from dexmani_training.tasks import task_config
+from dexmani_training.tasks import TASKS, task_config
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:
@@ -72,13 +72,19 @@ def read_rows(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in (run_dir / "progress.jsonl").read_text().splitlines() if line.strip()]
 
 
-def windowed(rows: list[dict], key: str, window: int) -> tuple[np.ndarray, int]:
-    """``key`` over the rows averaged over ``window`` iterations (missing values as 0), and the
-    index of the row the first average ends at."""
-    v = np.nan_to_num(np.array([r.get(key, np.nan) for r in rows], dtype=float))
+def windowed(rows: list[dict], key: str, window: int, missing_as_zero: bool = True) -> tuple[np.ndarray, int]:
+    """``key`` over the rows averaged over ``window`` iterations (missing values as 0, or left out
+    of each average with ``missing_as_zero=False``), and the index of the row the first average
+    ends at."""
+    v = np.array([r.get(key, np.nan) for r in rows], dtype=float)
+    if missing_as_zero:
+        v = np.nan_to_num(v)
     if v.size < window:
         return v, 0
-    return np.convolve(v, np.ones(window) / window, mode="valid"), window - 1
+    ok = np.isfinite(v)
+    box = np.ones(window)
+    with np.errstate(invalid="ignore"):
+        return np.convolve(np.where(ok, v, 0.0), box, mode="valid") / np.convolve(ok, box, mode="valid"), window - 1
 
 
 def summarize_run(run_dir: Path, rows: list[dict], window: int) -> dict:
@@ -99,7 +105,17 @@ def summarize_run(run_dir: Path, rows: list[dict], window: int) -> dict:
         smooth, first = windowed(rows, k, window)
         i = int(np.argmax(smooth))
         out["best"][k] = {"value": round(float(smooth[i]), 4), "env_steps": rows[i + first]["env_steps"]}
+    # the task's own account of where episodes stop (e.g. handover: seconds held by B alone), where logged
+    for k in metric_keys(task, rows):
+        v = np.array([np.nan if r.get(k) is None else r[k] for r in rows[-window:]], dtype=float)
+        out.setdefault("final_metrics", {})[k] = round(float(np.nanmean(v)), 4) if np.isfinite(v).any() else None
     return out
+
+
+def metric_keys(task: str, rows: list[dict]) -> list[str]:
+    """The task's episode metrics (``nominal/<name>``) that the run logged at least once."""
+    names = [f"nominal/{m}" for m in TASKS[task][1].episode_metrics]
+    return [k for k in names if any(r.get(k) is not None for r in rows)]
 
 
 def plot(summaries: list[dict], all_rows: list[list[dict]], path: Path, window: int) -> None:
@@ -110,7 +126,9 @@ def plot(summaries: list[dict], all_rows: list[list[dict]], path: Path, window: 
 
     rates = [k for k in summaries[0]["final"] if k.startswith("nominal/")]
     curriculum = any("task_difficulty_final" in s for s in summaries)
-    panels = rates + (["task_difficulty"] if curriculum else [])
+    metrics = sorted({k for s in summaries for k in s.get("final_metrics", {})},
+                     key=lambda k: TASKS[summaries[0]["task"]][1].episode_metrics.index(k.split("/", 1)[1]))
+    panels = rates + (["task_difficulty"] if curriculum else []) + metrics
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
     for s, rows in zip(summaries, all_rows):
         steps = np.array([r["env_steps"] for r in rows]) / 1e6
@@ -122,11 +140,12 @@ def plot(summaries: list[dict], all_rows: list[list[dict]], path: Path, window: 
             elif not any(r.get(k) is not None for r in rows):  # e.g. frontier success in a run without a spread
                 continue
             else:
-                v, first = windowed(rows, k, window)
+                v, first = windowed(rows, k, window, missing_as_zero=k not in metrics)
                 ax.set_title(k.replace("nominal/", "nominal resets: "), fontsize=9)
             ax.plot(steps[first:], v, label=label)
             ax.set_xlabel("env steps (M)")
-            ax.set_ylim(-0.02, 1.02)
+            if k not in metrics:  # rates and the difficulty; metrics have their own units
+                ax.set_ylim(-0.02, 1.02)
     axes[0][0].set_ylabel(f"training-episode rate ({window}-iteration mean)")
     axes[0][-1].legend(fontsize=7)
     fig.tight_layout()

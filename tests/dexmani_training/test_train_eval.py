@@ -618,6 +618,11 @@ def test_compare_runs_benchmark_names_changed_settings_and_rates(tmp_path, tiny_
     # b has a task curriculum (no successes in 3 tiny iterations: difficulty stays 0); a has none.
     assert rb["task_difficulty_final"] == 0.0 and rb["task_difficulty_1_at_env_steps"] is None
     assert "task_difficulty_final" not in ra
+    # handover's episode metrics: the window's mean of what the run logged
+    held_b = [r["nominal/held_b_only_s"] for r in _progress(a)[-2:] if r.get("nominal/held_b_only_s") is not None]
+    assert ra["final_metrics"]["nominal/held_b_only_s"] == (pytest.approx(np.mean(held_b), abs=1e-4) if held_b else None)
+    assert set(ra["final_metrics"]) == {"nominal/held_a_only_s", "nominal/held_both_s", "nominal/held_b_only_s",
+                                        "nominal/closest_final_m"}
     assert (tmp_path / "cmp.png").stat().st_size > 0
     assert compare([str(a), str(g)]) == 2
     assert "different tasks" in capsys.readouterr().err
