@@ -400,3 +400,59 @@ def test_success_needs_success_hold_steps_consecutive_steps(small_env, monkeypat
     assert records[0]["terms"]["success"] == pytest.approx(10 * bonus)
     assert not env.stage_reached["success"].any() and env.episode_length_buf.tolist() == [0, 0]
     assert env.drain_completed() == []
+
+
+def test_handover_assisted_release_opens_hand_a_after_a_two_hand_hold(small_env):
+    """With ``assist_release_probability`` 1, once both hands have held the object up for
+    ``assist_release_after_s`` in a row, hand A's finger targets move towards open by at most one
+    action's step whatever the action asks (B's follow the action); before that, and with the
+    aid off (no random draw then), A's follow the action too. A reset ends the assist."""
+    from dexmani_training.tasks.base import hand_open_closed, side_joint_indices
+
+    env = small_env("handover", num_envs=2, directions=["right_to_left"], assist_release_probability=1.0,
+                    assist_release_after_s=2 * 0.05)  # two control steps
+    a_fingers, b_fingers = side_joint_indices(RIGHT)[1], side_joint_indices(LEFT)[1]
+    open_q, closed_q = hand_open_closed()
+    close = np.sign(closed_q - open_q)  # relative actions that close every finger
+
+    def hold(both):
+        env.update_stages({"object_pos": env.sim.object_pose()[:, :3] + [0, 0, 0.2], "contact_table": np.zeros(2, bool),
+                           "contact_left": np.array(both), "contact_right": np.array([T, T])})
+
+    hold([T, F])
+    assert not env.assist_active.any()
+    before = env.targets.copy()
+    t = env._actions_to_targets(np.broadcast_to(close, (2, close.size)).copy())
+    assert (np.sign(t[:, a_fingers] - before[:, a_fingers]) * close[a_fingers] >= 0).all()  # A closes as asked
+    hold([T, F])
+    np.testing.assert_array_equal(env.assist_active, [T, F])  # env 0: two steps of both hands; env 1: none
+    env.targets[:, a_fingers] = closed_q[a_fingers]  # A holding: its fingers closed (the ready pose has them open)
+    t = env._actions_to_targets(np.broadcast_to(close, (2, close.size)).copy())
+    step = env.cfg.action.hand_action_scale_rad
+    moved = t[0, a_fingers] - env.targets[0, a_fingers]
+    toward_open = np.sign(open_q[a_fingers] - env.targets[0, a_fingers])
+    assert (moved * toward_open >= 0).all() and (np.abs(moved) <= step + 1e-12).all() and np.abs(moved).max() > 0
+    assert (np.sign(t[0, b_fingers] - env.targets[0, b_fingers]) * close[b_fingers] >= 0).all()  # B as asked
+    assert env.episode_record_extras(0)["assisted"] and not env.episode_record_extras(1)["assisted"]
+    env.reset(np.array([0]))
+    assert not env.assist_active[0] and env.assist_drawn.all()
+
+    off = small_env("handover", num_envs=2, directions=["right_to_left"])
+    state = off.rng.bit_generator.state
+    off.reset()
+    plain = small_env("handover", num_envs=2, directions=["right_to_left"])
+    plain.reset()
+    assert off.rng.bit_generator.state == plain.rng.bit_generator.state and state != off.rng.bit_generator.state
+    assert not off.assist_drawn.any()
+
+
+def test_handover_assisted_release_is_a_training_aid_only(small_env):
+    from dexmani_training.tasks import task_config
+
+    cfg = task_config("handover", {"assist_release_probability": 0.5, "assist_release_after_s": 0.3})
+    plain = cfg.without_training_aids()
+    assert plain.assist_release_probability == 0.0 and plain.assist_release_after_s == 0.3
+    assert task_config("grasp_and_reach").without_training_aids() == task_config("grasp_and_reach")
+    for bad in ({"assist_release_probability": 1.5}, {"assist_release_after_s": -0.1}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            task_config("handover", bad).validate()

@@ -817,3 +817,41 @@ def test_config_file_train_section_sets_train_settings(tmp_path, capsys):
     assert main(["train", "--task", "handover", "--config", str(cfg_file), "--run-dir", str(tmp_path / "bad2"),
                  "--quiet"]) == 2
     assert "task_curriculum must be one of" in capsys.readouterr().err
+
+
+def test_assisted_episodes_are_kept_out_of_the_nominal_rates(tmp_path, tiny_train_config):
+    """Episodes the env helped (handover's assisted release) are logged as ``assisted/…`` and left
+    out of the nominal rates and the frontier rate that drive the curricula."""
+    cfg = _cfg("handover", assist_release_probability=0.5, final_goal_curriculum_start_y_m=0.0)
+    from dataclasses import replace as dc_replace
+
+    trainer = Trainer(tmp_path / "run", cfg, dc_replace(tiny_train_config(1), task_curriculum_spread=0.5), seed=0,
+                      progress=False)
+    base = {"contact_a": True, "intermediate": True, "contact_b": True, "return": 1.0, "terms": {}, "length": 10,
+            "from_library": False, "at_frontier": True, "held_a_only_s": 1.0, "held_both_s": 1.0,
+            "closest_final_m": 0.1}
+    trainer.run()  # one iteration: the policy's noise exists from here on
+    trainer.episodes.clear()
+    trainer.episodes.extend([{**base, "success": True, "assisted": True, "held_b_only_s": 2.0}] * 3
+                            + [{**base, "success": False, "assisted": False, "held_b_only_s": 0.0}] * 5)
+
+    class Writer:
+        def add_scalar(self, *a):
+            pass
+
+    row = trainer._log(Writer(), {}, 1, 1.0, 1.0)
+    assert row["nominal_episodes"] == 5 and row["nominal/success_rate"] == 0.0
+    assert row["nominal/frontier_success_rate"] == 0.0 and row["nominal/held_b_only_s"] == 0.0
+    assert row["assisted_episodes"] == 3 and row["assisted/success_rate"] == 1.0 and row["assisted/held_b_only_s"] == 2.0
+    assert row["success_rate"] == pytest.approx(3 / 8)  # all episodes, as before
+
+
+def test_eval_assist_release_measures_hand_b_alone_and_only_for_handover(checkpoints, capsys):
+    result = _eval_json(capsys, ["eval", "--task", "handover", "--checkpoint", str(checkpoints["handover"]), "--episodes",
+                                 "2", "--json", "--num-envs", "2", "--assist-release-after", "0.1"])
+    assert result["assist_release_after_s"] == 0.1 and 0.0 <= result["assisted_rate"] <= 1.0
+    plain = _eval_json(capsys, ["eval", "--task", "handover", "--checkpoint", str(checkpoints["handover"]), "--episodes",
+                                "2", "--json", "--num-envs", "2"])
+    assert "assisted_rate" not in plain and "assist_release_after_s" not in plain
+    with pytest.raises(ValueError, match="applies to handover"):
+        evaluate(checkpoints["grasp_and_reach"], "grasp_and_reach", episodes=1, num_envs=1, assist_release_after_s=0.1)

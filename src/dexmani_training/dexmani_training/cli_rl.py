@@ -100,6 +100,10 @@ def add_eval_parser(sub) -> None:
     p.add_argument("--stochastic", action="store_true",
                    help="sample actions from the policy's Gaussian as training does (what the training-episode "
                    "success rates measure) instead of taking its mean; the JSON says which")
+    p.add_argument("--assist-release-after", type=float, metavar="S",
+                   help="handover: once both hands have held the object up for S seconds, open hand A's fingers for "
+                   "it, to measure whether hand B's grip carries the object alone (a diagnostic, not the task; the "
+                   "JSON names it)")
     p.add_argument("--video", type=Path, help="write MP4s of the first episodes (third-view camera) here")
     p.add_argument("--video-episodes", type=int, default=3)
     p.add_argument("--json", action="store_true", help="print only the JSON object")
@@ -289,6 +293,7 @@ def cmd_eval(args) -> int:
         ckpt, args.task, args.episodes, args.objects, args.seed, args.num_envs, not args.no_randomization,
         args.init_library, args.video, args.video_episodes, progress=not args.json, init_probability=args.init_probability,
         task_difficulty=args.task_difficulty, stochastic=args.stochastic,
+        assist_release_after_s=args.assist_release_after,
     )
     text = json.dumps(result, indent=None if args.json else 2)
     print(text)

@@ -57,9 +57,11 @@ def slim_checkpoint(src: str | Path, dst: str | Path, task: str | None = None, n
 
 
 def checkpoint_task_config(d: dict[str, Any], checkpoint: str | Path):
-    """The task configuration a checkpoint (``load_checkpoint``'s dict) was trained with."""
+    """The task configuration a checkpoint (``load_checkpoint``'s dict) was trained with, less its
+    training aids (``TaskConfig.without_training_aids``): what the policy is measured on."""
     meta = d["dexmani"]
-    return saved_task_config({**meta["task_config"], "task": meta["task"]}, where=f"{checkpoint} task_config")
+    cfg = saved_task_config({**meta["task_config"], "task": meta["task"]}, where=f"{checkpoint} task_config")
+    return cfg.without_training_aids()
 
 
 def policy_env(d: dict[str, Any], cfg, checkpoint: str | Path, seed: int = 0, num_threads: int | None = None):
@@ -97,12 +99,16 @@ def evaluate(
     init_probability: float | None = None,
     task_difficulty: float | None = None,
     stochastic: bool = False,
+    assist_release_after_s: float | None = None,
 ) -> dict[str, Any]:
     """Per-stage success rates of ``episodes`` episodes, deterministic unless ``stochastic``. ``use_init_library``:
     False (nominal resets only), True (also the checkpoint's init library) or a library (path
     or shipped name) to reset from instead; ``init_probability`` overrides the fraction of
     resets drawn from it. ``task_difficulty``: for a checkpoint whose task config has a task
-    curriculum, evaluate at this difficulty instead of the full task (1)."""
+    curriculum, evaluate at this difficulty instead of the full task (1). ``assist_release_after_s``
+    (handover): in every episode, once both hands have held the object up this long, hand A's
+    fingers are opened for it (``HandoverConfig.assist_release_probability``), which measures
+    whether hand B's grip carries the object alone; not the task's success."""
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     if task_difficulty is not None and not 0.0 <= task_difficulty <= 1.0:
@@ -120,6 +126,10 @@ def evaluate(
     cfg = replace(cfg, num_envs=n, init=init)
     if objects is not None:
         cfg = replace(cfg, objects=objects)
+    if assist_release_after_s is not None:
+        if not hasattr(cfg, "assist_release_probability"):
+            raise ValueError(f"--assist-release-after applies to handover, not {task}")
+        cfg = replace(cfg, assist_release_probability=1.0, assist_release_after_s=assist_release_after_s)
     if randomization_terms is not None:  # exactly these terms (e.g. one switched off)
         cfg = replace(cfg, randomization=replace(cfg.randomization, enabled=tuple(randomization_terms)))
     if not randomize:
@@ -169,6 +179,9 @@ def evaluate(
     if task_difficulty is not None:  # not the full task: say so
         out["task_difficulty"] = task_difficulty
     out["stochastic"] = stochastic
+    if assist_release_after_s is not None:  # not the task: A's fingers were opened for it
+        out["assist_release_after_s"] = assist_release_after_s
+        out["assisted_rate"] = float(np.mean([r["assisted"] for r in records]))
     return out
 
 

@@ -551,8 +551,16 @@ class Trainer:
                 row[f"term/{term}"] = float(np.mean([e["terms"].get(term, 0.0) for e in eps]))
             row["episode_length"] = float(np.mean([e["length"] for e in eps]))
             # Episodes that began from the nominal reset (not the init library): what eval measures.
-            nominal = [e for e in eps if not e.get("from_library")]
+            # Episodes the env helped (a training aid, e.g. handover's assisted release) are not
+            # what eval measures either: logged on their own.
+            nominal = [e for e in eps if not e.get("from_library") and not e.get("assisted")]
             row["nominal_episodes"] = len(nominal)
+            assisted = [e for e in eps if e.get("assisted")]
+            if assisted or getattr(self.env.cfg, "assist_release_probability", 0.0) > 0:
+                row["assisted_episodes"] = len(assisted)
+                row["assisted/success_rate"] = float(np.mean([e["success"] for e in assisted])) if assisted else None
+                for m in self.env.episode_metrics:
+                    row[f"assisted/{m}"] = float(np.mean([e[m] for e in assisted])) if assisted else None
             for s in stages:
                 row[f"nominal/{s}_rate"] = float(np.mean([e[s] for e in nominal])) if nominal else 0.0
             for m in self.env.episode_metrics:  # the task's own account of where episodes stop
@@ -562,7 +570,8 @@ class Trainer:
             row["return"] = 0.0
         if self.curriculum and self.train.task_curriculum_spread > 0:
             # the adaptive rule's measure: nominal episodes drawn at the current difficulty (None: none yet)
-            frontier = [e["success"] for e in eps if not e.get("from_library") and e.get("at_frontier")]
+            frontier = [e["success"] for e in eps
+                        if not e.get("from_library") and not e.get("assisted") and e.get("at_frontier")]
             row["nominal/frontier_episodes"] = len(frontier)
             row["nominal/frontier_success_rate"] = float(np.mean(frontier)) if frontier else None
         row["steps_per_s"] = steps / max(collect_s + learn_s, 1e-9)

@@ -216,6 +216,11 @@ class TaskConfig:
                 f"unknown object group {self.objects!r}; valid groups: {sorted(OBJECT_GROUPS)}, or an object name"
             ) from None
 
+    def without_training_aids(self) -> "TaskConfig":
+        """This config with the task's training aids off (what evaluation and policy rollouts
+        use; e.g. handover's ``assist_release_probability``). The base task has none."""
+        return self
+
     def to_dict(self) -> dict[str, Any]:
         return plain(asdict(self))
 

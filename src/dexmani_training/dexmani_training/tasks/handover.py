@@ -78,12 +78,12 @@ as a task to carry the object back to A's side.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..symmetry import mirror_points
-from .base import LEFT, RIGHT, ManipulationEnv, TaskConfig
+from .base import LEFT, RIGHT, ManipulationEnv, TaskConfig, hand_open_closed, side_joint_indices
 from .rewards import goal_tracking_reward, hand_contact_reward, object_goal_reward, quat_rotate, stage_bonus
 
 DIRECTIONS = ("right_to_left", "left_to_right")
@@ -154,6 +154,21 @@ class HandoverConfig(TaskConfig):
     # its far end (fingertip centre 11–22 cm from the centre along the bar, the end at 9 cm), and
     # all 177 scripted releases from those holds failed (the bar fell as A opened).
     contact_b_min_contact_b: float = 0.0
+    # Training aid, off by default and always off in evaluation and policy rollouts: in this share
+    # of training episodes (drawn at reset), once both hands have held the object up for
+    # ``assist_release_after_s`` in a row, the env opens hand A's fingers (their targets move
+    # towards open as fast as an action can move them; the policy's finger actions for A are
+    # ignored) for the rest of the episode. Episode records say ``assisted``; training's nominal
+    # rates and the task curriculum leave those episodes out. Why: in every run so far both hands
+    # held the object and A never let go; with A's fingers forced open after 0.5 s of such a hold
+    # (``dexmani eval --assist-release-after 0.5``), the bar fell back to the table in every
+    # episode (``ho21``: B alone held it 0.07 s on average). B never had to hold the object by
+    # itself, so its grip never learned to; assisted episodes make B's grip carry it.
+    assist_release_probability: float = 0.0
+    assist_release_after_s: float = 0.5
+
+    def without_training_aids(self) -> "HandoverConfig":
+        return replace(self, assist_release_probability=0.0)
 
     def validate(self) -> None:
         super().validate()
@@ -163,6 +178,10 @@ class HandoverConfig(TaskConfig):
                      "intermediate_min_contact_a", "contact_b_min_contact_b"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not 0.0 <= self.assist_release_probability <= 1.0:
+            raise ValueError(f"assist_release_probability must be in [0, 1], got {self.assist_release_probability}")
+        if self.assist_release_after_s < 0:
+            raise ValueError(f"assist_release_after_s must be >= 0, got {self.assist_release_after_s}")
         start = self.final_goal_curriculum_start_y_m
         if start is not None and not -self.intermediate_abs_y_m <= start < self.final_abs_y_m:
             raise ValueError(f"final_goal_curriculum_start_y_m must be in [-intermediate_abs_y_m, final_abs_y_m) = "
@@ -219,6 +238,9 @@ class Handover(ManipulationEnv):
             self.released = np.zeros(n, dtype=bool)
             self.held_steps = np.zeros((n, 3), dtype=int)  # control steps held up by A only, both, B only
             self.closest_final = np.full(n, np.inf)
+            self.both_streak = np.zeros(n, dtype=int)  # consecutive steps held up by both hands
+            self.assist_drawn = np.zeros(n, dtype=bool)  # this episode's A opens after a two-hand hold
+            self.assist_active = np.zeros(n, dtype=bool)  # ... and now it does
 
     def sample_nominal_object(self, ids):
         self._ensure_state()
@@ -245,6 +267,12 @@ class Handover(ManipulationEnv):
         self.released[ids] = False
         self.held_steps[ids] = 0
         self.closest_final[ids] = np.inf
+        self.both_streak[ids] = 0
+        self.assist_active[ids] = False
+        if self.cfg.assist_release_probability > 0:  # no draw otherwise: the same random stream
+            self.assist_drawn[ids] = self.rng.random(ids.size) < self.cfg.assist_release_probability
+        else:
+            self.assist_drawn[ids] = False
         # With a library state, hand A is the state's recorded lead hand; where the library does
         # not know it, the hand on whose side of the table the object is (the task's definition,
         # wrong once the object has been carried across the midline). The nearer palm is
@@ -274,6 +302,19 @@ class Handover(ManipulationEnv):
                 self.intermediate_distance0[past] = 0.0
                 self.goal_carry[past] = 0.0
                 self.contact_carry[past] = self._contact_terms(self.sim.fingertip_pos())[0][past]
+
+    def _actions_to_targets(self, a: np.ndarray) -> np.ndarray:
+        targets = super()._actions_to_targets(a)
+        rows = np.flatnonzero(self.assist_active) if self.hand_a is not None else np.zeros(0, dtype=int)
+        if rows.size:  # assisted release: A's fingers open, whatever the policy asks of them
+            open_q, _ = hand_open_closed()
+            step = self.cfg.action.hand_action_scale_rad if self.cfg.action.hand_mode == "relative" else np.inf
+            for side in (LEFT, RIGHT):
+                r = rows[self.hand_a[rows] == side]
+                cells = np.ix_(r, side_joint_indices(side)[1])
+                prev, goal = self.targets[cells], open_q[cells[1]]
+                targets[cells] = prev + np.clip(goal - prev, -step, step)
+        return targets
 
     def mirrored_envs(self):
         self._ensure_state()
@@ -324,6 +365,9 @@ class Handover(ManipulationEnv):
         up = off_table & (touch_a | touch_b)
         held_by = np.where(touch_a & touch_b, 1, np.where(touch_a, 0, 2))  # 0 A only, 1 both, 2 B only
         self.held_steps[np.flatnonzero(up), held_by[up]] += 1
+        self.both_streak = np.where(up & touch_a & touch_b, self.both_streak + 1, 0)
+        after = max(1, round(c.assist_release_after_s / self.dt_s))
+        self.assist_active |= self.assist_drawn & (self.both_streak >= after)
         at_final = final_distance <= c.success_distance_m
         success_now = (s >= 3) & at_final & touch_b & off_table
         # Reported, not rewarded: success with hand A no longer touching the object.
@@ -415,4 +459,5 @@ class Handover(ManipulationEnv):
         held_s = self.held_steps[i] * self.dt_s
         return {"direction": "left_to_right" if self.hand_a[i] == LEFT else "right_to_left", "stage": int(self.stage[i]),
                 "released": bool(self.released[i]), "held_a_only_s": float(held_s[0]), "held_both_s": float(held_s[1]),
-                "held_b_only_s": float(held_s[2]), "closest_final_m": float(self.closest_final[i])}
+                "held_b_only_s": float(held_s[2]), "closest_final_m": float(self.closest_final[i]),
+                "assisted": bool(self.assist_active[i])}
