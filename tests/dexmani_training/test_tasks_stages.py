@@ -446,6 +446,20 @@ def test_handover_assisted_release_opens_hand_a_after_a_two_hand_hold(small_env)
     assert not off.assist_drawn.any()
 
 
+def test_handover_assisted_release_can_count_from_the_intermediate_goal(small_env):
+    """``assist_release_trigger: stage_2``: A opens ``assist_release_after_s`` after stage 2,
+    whether or not B touches the object (with ``both_hands`` nothing would start the clock)."""
+    for trigger, expected in (("stage_2", [T, F]), ("both_hands", [F, F])):
+        env = small_env("handover", num_envs=2, directions=["right_to_left"], assist_release_probability=1.0,
+                        assist_release_after_s=2 * 0.05, assist_release_trigger=trigger)
+        env.stage[:] = [2, 1]
+        for _ in range(2):  # hand A alone holds the object up; B never touches it
+            env.update_stages({"object_pos": env.sim.object_pose()[:, :3] + [0, 0, 0.2],
+                               "contact_table": np.zeros(2, bool), "contact_left": np.zeros(2, bool),
+                               "contact_right": np.ones(2, bool)})
+        np.testing.assert_array_equal(env.assist_active, expected)
+
+
 def test_handover_assisted_release_is_a_training_aid_only(small_env):
     from dexmani_training.tasks import task_config
 
@@ -453,6 +467,7 @@ def test_handover_assisted_release_is_a_training_aid_only(small_env):
     plain = cfg.without_training_aids()
     assert plain.assist_release_probability == 0.0 and plain.assist_release_after_s == 0.3
     assert task_config("grasp_and_reach").without_training_aids() == task_config("grasp_and_reach")
-    for bad in ({"assist_release_probability": 1.5}, {"assist_release_after_s": -0.1}):
+    for bad in ({"assist_release_probability": 1.5}, {"assist_release_after_s": -0.1},
+                {"assist_release_trigger": "whenever"}):
         with pytest.raises(ValueError, match=next(iter(bad))):
             task_config("handover", bad).validate()

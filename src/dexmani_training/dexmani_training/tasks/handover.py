@@ -88,6 +88,7 @@ from .rewards import goal_tracking_reward, hand_contact_reward, object_goal_rewa
 
 DIRECTIONS = ("right_to_left", "left_to_right")
 HANDOFFS = ("switch", "floor", "continuous")
+ASSIST_TRIGGERS = ("both_hands", "stage_2")
 
 
 @dataclass
@@ -166,6 +167,11 @@ class HandoverConfig(TaskConfig):
     # itself, so its grip never learned to; assisted episodes make B's grip carry it.
     assist_release_probability: float = 0.0
     assist_release_after_s: float = 0.5
+    # What starts the assist's clock: ``both_hands`` — both hands holding the object up, without a
+    # break (a policy can avoid it by keeping B away); ``stage_2`` — the intermediate goal reached
+    # (A holds the object at the midline), whatever B does: A then opens after
+    # ``assist_release_after_s`` and the object stays up only if B holds it by then.
+    assist_release_trigger: str = "both_hands"
 
     def without_training_aids(self) -> "HandoverConfig":
         return replace(self, assist_release_probability=0.0)
@@ -180,6 +186,9 @@ class HandoverConfig(TaskConfig):
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0.0 <= self.assist_release_probability <= 1.0:
             raise ValueError(f"assist_release_probability must be in [0, 1], got {self.assist_release_probability}")
+        if self.assist_release_trigger not in ASSIST_TRIGGERS:
+            raise ValueError(f"assist_release_trigger must be one of {list(ASSIST_TRIGGERS)}, "
+                             f"got {self.assist_release_trigger!r}")
         if self.assist_release_after_s < 0:
             raise ValueError(f"assist_release_after_s must be >= 0, got {self.assist_release_after_s}")
         start = self.final_goal_curriculum_start_y_m
@@ -238,7 +247,7 @@ class Handover(ManipulationEnv):
             self.released = np.zeros(n, dtype=bool)
             self.held_steps = np.zeros((n, 3), dtype=int)  # control steps held up by A only, both, B only
             self.closest_final = np.full(n, np.inf)
-            self.both_streak = np.zeros(n, dtype=int)  # consecutive steps held up by both hands
+            self.assist_clock = np.zeros(n, dtype=int)  # steps since the assist's trigger (see assist_release_trigger)
             self.assist_drawn = np.zeros(n, dtype=bool)  # this episode's A opens after a two-hand hold
             self.assist_active = np.zeros(n, dtype=bool)  # ... and now it does
 
@@ -267,7 +276,7 @@ class Handover(ManipulationEnv):
         self.released[ids] = False
         self.held_steps[ids] = 0
         self.closest_final[ids] = np.inf
-        self.both_streak[ids] = 0
+        self.assist_clock[ids] = 0
         self.assist_active[ids] = False
         if self.cfg.assist_release_probability > 0:  # no draw otherwise: the same random stream
             self.assist_drawn[ids] = self.rng.random(ids.size) < self.cfg.assist_release_probability
@@ -365,9 +374,12 @@ class Handover(ManipulationEnv):
         up = off_table & (touch_a | touch_b)
         held_by = np.where(touch_a & touch_b, 1, np.where(touch_a, 0, 2))  # 0 A only, 1 both, 2 B only
         self.held_steps[np.flatnonzero(up), held_by[up]] += 1
-        self.both_streak = np.where(up & touch_a & touch_b, self.both_streak + 1, 0)
+        if c.assist_release_trigger == "both_hands":  # steps of an unbroken two-hand hold
+            self.assist_clock = np.where(up & touch_a & touch_b, self.assist_clock + 1, 0)
+        else:  # steps since the intermediate goal
+            self.assist_clock = np.where(s >= 2, self.assist_clock + 1, 0)
         after = max(1, round(c.assist_release_after_s / self.dt_s))
-        self.assist_active |= self.assist_drawn & (self.both_streak >= after)
+        self.assist_active |= self.assist_drawn & (self.assist_clock >= after)
         at_final = final_distance <= c.success_distance_m
         success_now = (s >= 3) & at_final & touch_b & off_table
         # Reported, not rewarded: success with hand A no longer touching the object.
