@@ -820,8 +820,9 @@ def test_config_file_train_section_sets_train_settings(tmp_path, capsys):
 
 
 def test_assisted_episodes_are_kept_out_of_the_nominal_rates(tmp_path, tiny_train_config):
-    """Episodes the env helped (handover's assisted release) are logged as ``assisted/…`` and left
-    out of the nominal rates and the frontier rate that drive the curricula."""
+    """Episodes the env helped (handover's assisted release) are left out of the nominal rates and
+    the frontier rate that drive the curricula; those from nominal resets are logged as
+    ``assisted/…`` (library episodes are not nominal either way)."""
     cfg = _cfg("handover", assist_release_probability=0.5, final_goal_curriculum_start_y_m=0.0)
     from dataclasses import replace as dc_replace
 
@@ -833,7 +834,8 @@ def test_assisted_episodes_are_kept_out_of_the_nominal_rates(tmp_path, tiny_trai
     trainer.run()  # one iteration: the policy's noise exists from here on
     trainer.episodes.clear()
     trainer.episodes.extend([{**base, "success": True, "assisted": True, "held_b_only_s": 2.0}] * 3
-                            + [{**base, "success": False, "assisted": False, "held_b_only_s": 0.0}] * 5)
+                            + [{**base, "success": False, "assisted": False, "held_b_only_s": 0.0}] * 5
+                            + [{**base, "success": True, "assisted": True, "held_b_only_s": 9.0, "from_library": True}])
 
     class Writer:
         def add_scalar(self, *a):
@@ -843,13 +845,18 @@ def test_assisted_episodes_are_kept_out_of_the_nominal_rates(tmp_path, tiny_trai
     assert row["nominal_episodes"] == 5 and row["nominal/success_rate"] == 0.0
     assert row["nominal/frontier_success_rate"] == 0.0 and row["nominal/held_b_only_s"] == 0.0
     assert row["assisted_episodes"] == 3 and row["assisted/success_rate"] == 1.0 and row["assisted/held_b_only_s"] == 2.0
-    assert row["success_rate"] == pytest.approx(3 / 8)  # all episodes, as before
+    assert row["success_rate"] == pytest.approx(4 / 9)  # all episodes, as before
 
 
 def test_eval_assist_release_measures_hand_b_alone_and_only_for_handover(checkpoints, capsys):
     result = _eval_json(capsys, ["eval", "--task", "handover", "--checkpoint", str(checkpoints["handover"]), "--episodes",
                                  "2", "--json", "--num-envs", "2", "--assist-release-after", "0.1"])
     assert result["assist_release_after_s"] == 0.1 and 0.0 <= result["assisted_rate"] <= 1.0
+    assert result["assist_release_trigger"] == "both_hands"
+    staged = _eval_json(capsys, ["eval", "--task", "handover", "--checkpoint", str(checkpoints["handover"]), "--episodes",
+                                 "2", "--json", "--num-envs", "2", "--assist-release-after", "0",
+                                 "--assist-release-trigger", "stage_2"])
+    assert staged["assist_release_trigger"] == "stage_2"
     plain = _eval_json(capsys, ["eval", "--task", "handover", "--checkpoint", str(checkpoints["handover"]), "--episodes",
                                 "2", "--json", "--num-envs", "2"])
     assert "assisted_rate" not in plain and "assist_release_after_s" not in plain

@@ -104,6 +104,9 @@ def add_eval_parser(sub) -> None:
                    help="handover: once both hands have held the object up for S seconds, open hand A's fingers for "
                    "it, to measure whether hand B's grip carries the object alone (a diagnostic, not the task; the "
                    "JSON names it)")
+    p.add_argument("--assist-release-trigger", choices=["both_hands", "stage_2"], default="both_hands",
+                   help="what starts --assist-release-after's clock: an unbroken two-hand hold (default) or the "
+                   "intermediate goal")
     p.add_argument("--video", type=Path, help="write MP4s of the first episodes (third-view camera) here")
     p.add_argument("--video-episodes", type=int, default=3)
     p.add_argument("--json", action="store_true", help="print only the JSON object")
@@ -293,7 +296,7 @@ def cmd_eval(args) -> int:
         ckpt, args.task, args.episodes, args.objects, args.seed, args.num_envs, not args.no_randomization,
         args.init_library, args.video, args.video_episodes, progress=not args.json, init_probability=args.init_probability,
         task_difficulty=args.task_difficulty, stochastic=args.stochastic,
-        assist_release_after_s=args.assist_release_after,
+        assist_release_after_s=args.assist_release_after, assist_release_trigger=args.assist_release_trigger,
     )
     text = json.dumps(result, indent=None if args.json else 2)
     print(text)

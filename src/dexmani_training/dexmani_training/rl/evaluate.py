@@ -100,15 +100,17 @@ def evaluate(
     task_difficulty: float | None = None,
     stochastic: bool = False,
     assist_release_after_s: float | None = None,
+    assist_release_trigger: str = "both_hands",
 ) -> dict[str, Any]:
     """Per-stage success rates of ``episodes`` episodes, deterministic unless ``stochastic``. ``use_init_library``:
     False (nominal resets only), True (also the checkpoint's init library) or a library (path
     or shipped name) to reset from instead; ``init_probability`` overrides the fraction of
     resets drawn from it. ``task_difficulty``: for a checkpoint whose task config has a task
     curriculum, evaluate at this difficulty instead of the full task (1). ``assist_release_after_s``
-    (handover): in every episode, once both hands have held the object up this long, hand A's
-    fingers are opened for it (``HandoverConfig.assist_release_probability``), which measures
-    whether hand B's grip carries the object alone; not the task's success."""
+    (handover): in every episode, this long after ``assist_release_trigger`` (``both_hands``: an
+    unbroken two-hand hold; ``stage_2``: the intermediate goal; whatever the checkpoint trained
+    with), hand A's fingers are opened for it (``HandoverConfig.assist_release_probability``),
+    which measures whether hand B's grip carries the object alone; not the task's success."""
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     if task_difficulty is not None and not 0.0 <= task_difficulty <= 1.0:
@@ -129,7 +131,8 @@ def evaluate(
     if assist_release_after_s is not None:
         if not hasattr(cfg, "assist_release_probability"):
             raise ValueError(f"--assist-release-after applies to handover, not {task}")
-        cfg = replace(cfg, assist_release_probability=1.0, assist_release_after_s=assist_release_after_s)
+        cfg = replace(cfg, assist_release_probability=1.0, assist_release_after_s=assist_release_after_s,
+                      assist_release_trigger=assist_release_trigger)  # the test asked for, not the run's
     if randomization_terms is not None:  # exactly these terms (e.g. one switched off)
         cfg = replace(cfg, randomization=replace(cfg.randomization, enabled=tuple(randomization_terms)))
     if not randomize:
@@ -181,6 +184,7 @@ def evaluate(
     out["stochastic"] = stochastic
     if assist_release_after_s is not None:  # not the task: A's fingers were opened for it
         out["assist_release_after_s"] = assist_release_after_s
+        out["assist_release_trigger"] = assist_release_trigger
         out["assisted_rate"] = float(np.mean([r["assisted"] for r in records]))
     return out
 

@@ -552,10 +552,10 @@ class Trainer:
             row["episode_length"] = float(np.mean([e["length"] for e in eps]))
             # Episodes that began from the nominal reset (not the init library): what eval measures.
             # Episodes the env helped (a training aid, e.g. handover's assisted release) are not
-            # what eval measures either: logged on their own.
+            # what eval measures either: those from nominal resets are logged on their own.
             nominal = [e for e in eps if not e.get("from_library") and not e.get("assisted")]
             row["nominal_episodes"] = len(nominal)
-            assisted = [e for e in eps if e.get("assisted")]
+            assisted = [e for e in eps if e.get("assisted") and not e.get("from_library")]
             if assisted or getattr(self.env.cfg, "assist_release_probability", 0.0) > 0:
                 row["assisted_episodes"] = len(assisted)
                 row["assisted/success_rate"] = float(np.mean([e["success"] for e in assisted])) if assisted else None
