@@ -404,9 +404,10 @@ def test_success_needs_success_hold_steps_consecutive_steps(small_env, monkeypat
 
 def test_handover_assisted_release_opens_hand_a_after_a_two_hand_hold(small_env):
     """With ``assist_release_probability`` 1, once both hands have held the object up for
-    ``assist_release_after_s`` in a row, hand A's finger targets move towards open by at most one
-    action's step whatever the action asks (B's follow the action); before that, and with the
-    aid off (no random draw then), A's follow the action too. A reset ends the assist."""
+    ``assist_release_after_s`` in a row, hand A's finger targets move towards open and its arm's
+    towards the default pose, by at most one action's step, whatever the action asks (B's follow
+    the action); before that, and with the aid off (no random draw then), A's follow the action
+    too. A reset ends the assist."""
     from dexmani_training.tasks.base import hand_open_closed, side_joint_indices
 
     env = small_env("handover", num_envs=2, directions=["right_to_left"], assist_release_probability=1.0,
@@ -427,12 +428,18 @@ def test_handover_assisted_release_opens_hand_a_after_a_two_hand_hold(small_env)
     hold([T, F])
     np.testing.assert_array_equal(env.assist_active, [T, F])  # env 0: two steps of both hands; env 1: none
     env.targets[:, a_fingers] = closed_q[a_fingers]  # A holding: its fingers closed (the ready pose has them open)
+    a_arm = side_joint_indices(RIGHT)[0]
+    env.targets[:, a_arm] = env.default_pose[a_arm] + 0.3  # and its arm away from its default pose
     t = env._actions_to_targets(np.broadcast_to(close, (2, close.size)).copy())
     step = env.cfg.action.hand_action_scale_rad
     moved = t[0, a_fingers] - env.targets[0, a_fingers]
     toward_open = np.sign(open_q[a_fingers] - env.targets[0, a_fingers])
     assert (moved * toward_open >= 0).all() and (np.abs(moved) <= step + 1e-12).all() and np.abs(moved).max() > 0
     assert (np.sign(t[0, b_fingers] - env.targets[0, b_fingers]) * close[b_fingers] >= 0).all()  # B as asked
+    arm_step = env.cfg.action.arm_action_scale_rad  # A's arm draws back towards its default pose, B's is the policy's
+    np.testing.assert_allclose(t[0, a_arm], env.default_pose[a_arm] + 0.3 - arm_step)
+    np.testing.assert_allclose(t[1, a_arm], np.clip(env.default_pose[a_arm] + 0.3 + arm_step * close[a_arm],
+                                                    env.lower[a_arm], env.upper[a_arm]))
     assert env.episode_record_extras(0)["assisted"] and not env.episode_record_extras(1)["assisted"]
     env.reset(np.array([0]))
     assert not env.assist_active[0] and env.assist_drawn.all()
