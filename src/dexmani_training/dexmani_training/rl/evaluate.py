@@ -109,8 +109,9 @@ def evaluate(
     curriculum, evaluate at this difficulty instead of the full task (1). ``assist_release_after_s``
     (handover): in every episode, this long after ``assist_release_trigger`` (``both_hands``: an
     unbroken two-hand hold; ``stage_2``: the intermediate goal; whatever the checkpoint trained
-    with), hand A's fingers are opened for it (``HandoverConfig.assist_release_probability``),
-    which measures whether hand B's grip carries the object alone; not the task's success."""
+    with), hand A lets go for it, its fingers opened and its arm drawn back
+    (``HandoverConfig.assist_release_probability``), which measures whether hand B's grip
+    carries the object alone; not the task's success."""
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     if task_difficulty is not None and not 0.0 <= task_difficulty <= 1.0:
@@ -182,7 +183,7 @@ def evaluate(
     if task_difficulty is not None:  # not the full task: say so
         out["task_difficulty"] = task_difficulty
     out["stochastic"] = stochastic
-    if assist_release_after_s is not None:  # not the task: A's fingers were opened for it
+    if assist_release_after_s is not None:  # not the task: A was made to let go
         out["assist_release_after_s"] = assist_release_after_s
         out["assist_release_trigger"] = assist_release_trigger
         out["assisted_rate"] = float(np.mean([r["assisted"] for r in records]))

@@ -156,18 +156,16 @@ class HandoverConfig(TaskConfig):
     # all 177 scripted releases from those holds failed (the bar fell as A opened).
     contact_b_min_contact_b: float = 0.0
     # Training aid, off by default and always off in evaluation and policy rollouts: in this share
-    # of training episodes (drawn at reset), once both hands have held the object up for
-    # ``assist_release_after_s`` in a row, the env opens hand A's fingers and draws A's arm back
-    # to its default pose (their targets move there as fast as an action can move them; the
-    # policy's actions for A's arm and fingers are ignored) for the rest of the episode. Episode records say ``assisted``; training's nominal
-    # rates and the task curriculum leave those episodes out. Why: in every run so far both hands
-    # held the object and A never let go; with A's fingers forced open after 0.5 s of such a hold
-    # (``dexmani eval --assist-release-after 0.5``), the bar fell back to the table in every
-    # episode (``ho21``: B alone held it 0.07 s on average). B never had to hold the object by
-    # itself, so its grip never learned to; assisted episodes make B's grip carry it. A's arm
-    # draws back as well: with its fingers open and its arm in place, A's open hand went on
-    # carrying the bar from below (``ho21`` at difficulty 0.1: success 0.57 with B alone holding
-    # it 0.08 s per episode).
+    # of training episodes (drawn at reset), ``assist_release_after_s`` after the trigger (below),
+    # the env opens hand A's fingers and draws A's arm back to its default pose (their targets
+    # move there as fast as an action can move them; the policy's actions for A's arm and fingers
+    # are ignored) for the rest of the episode. Episode records say ``assisted``; training's
+    # nominal rates and the task curriculum leave those episodes out. Why: no policy ever let go
+    # with A, and with A let go for it after 0.5 s of a two-hand hold (``dexmani eval
+    # --assist-release-after 0.5``), B did not hold the bar either (``ho21`` at difficulty 0.5: B
+    # alone 0.05 s per episode, then the bar fell). B never had to carry the object by itself.
+    # A's arm draws back as well: with only its fingers opened, A's open hand went on carrying
+    # the bar from below (``ho21`` at difficulty 0.1: success 0.57, B alone 0.08 s per episode).
     assist_release_probability: float = 0.0
     assist_release_after_s: float = 0.5
     # What starts the assist's clock: ``both_hands`` — both hands holding the object up, without a
@@ -251,7 +249,7 @@ class Handover(ManipulationEnv):
             self.held_steps = np.zeros((n, 3), dtype=int)  # control steps held up by A only, both, B only
             self.closest_final = np.full(n, np.inf)
             self.assist_clock = np.zeros(n, dtype=int)  # steps since the assist's trigger (see assist_release_trigger)
-            self.assist_drawn = np.zeros(n, dtype=bool)  # this episode's A opens after a two-hand hold
+            self.assist_drawn = np.zeros(n, dtype=bool)  # this episode's A lets go when the clock runs out
             self.assist_active = np.zeros(n, dtype=bool)  # ... and now it does
 
     def sample_nominal_object(self, ids):
