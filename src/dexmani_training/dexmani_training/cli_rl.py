@@ -101,9 +101,9 @@ def add_eval_parser(sub) -> None:
                    help="sample actions from the policy's Gaussian as training does (what the training-episode "
                    "success rates measure) instead of taking its mean; the JSON says which")
     p.add_argument("--assist-release-after", type=float, metavar="S",
-                   help="handover: once both hands have held the object up for S seconds, make hand A let go (fingers "
-                   "open, arm drawn back), to measure whether hand B's grip carries the object alone (a diagnostic, not the task; the "
-                   "JSON names it)")
+                   help="handover: once both hands have held the object up for S seconds, make hand A let go "
+                   "(fingers open, arm drawn back), to measure whether hand B's grip carries the object alone (a "
+                   "diagnostic, not the task; the JSON names it)")
     p.add_argument("--assist-release-trigger", choices=["both_hands", "stage_2"], default="both_hands",
                    help="what starts --assist-release-after's clock: an unbroken two-hand hold (default) or the "
                    "intermediate goal")
