@@ -147,7 +147,7 @@ def plot(summaries: list[dict], all_rows: list[list[dict]], path: Path, window: 
             if k not in metrics:  # rates and the difficulty; metrics have their own units
                 ax.set_ylim(-0.02, 1.02)
     axes[0][0].set_ylabel(f"training-episode rate ({window}-iteration mean)")
-    axes[0][-1].legend(fontsize=7)
+    axes[0][0].legend(fontsize=7)  # a rate panel: every run has one (metrics only where logged)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
 
