@@ -474,6 +474,7 @@ def test_handover_assisted_release_is_a_training_aid_only(small_env):
     plain = cfg.without_training_aids()
     assert plain.assist_release_probability == 0.0 and plain.assist_release_after_s == 0.3
     assert task_config("grasp_and_reach").without_training_aids() == task_config("grasp_and_reach")
+    assert cfg.training_aids_on() and not plain.training_aids_on() and not task_config("box_lift").training_aids_on()
     for bad in ({"assist_release_probability": 1.5}, {"assist_release_after_s": -0.1},
                 {"assist_release_trigger": "whenever"}):
         with pytest.raises(ValueError, match=next(iter(bad))):

@@ -543,6 +543,10 @@ class Trainer:
         eps = list(self.episodes)
         stages = self.env.stage_names
         row: dict[str, Any] = {"iteration": self.iteration, "env_steps": self.env_steps, "wall_s": round(self.wall_s, 3)}
+        # Episodes that began from the nominal reset (not the init library): what eval measures.
+        # Episodes the env helped (a training aid, e.g. handover's assisted release) are not what
+        # eval measures either: those from nominal resets are logged on their own.
+        nominal = [e for e in eps if not e.get("from_library") and not e.get("assisted")]
         if eps:
             for s in stages:
                 row[f"{s}_rate"] = float(np.mean([e[s] for e in eps]))
@@ -550,13 +554,9 @@ class Trainer:
             for term in eps[-1]["terms"]:
                 row[f"term/{term}"] = float(np.mean([e["terms"].get(term, 0.0) for e in eps]))
             row["episode_length"] = float(np.mean([e["length"] for e in eps]))
-            # Episodes that began from the nominal reset (not the init library): what eval measures.
-            # Episodes the env helped (a training aid, e.g. handover's assisted release) are not
-            # what eval measures either: those from nominal resets are logged on their own.
-            nominal = [e for e in eps if not e.get("from_library") and not e.get("assisted")]
             row["nominal_episodes"] = len(nominal)
             assisted = [e for e in eps if e.get("assisted") and not e.get("from_library")]
-            if assisted or getattr(self.env.cfg, "assist_release_probability", 0.0) > 0:
+            if assisted or self.env.cfg.training_aids_on():
                 row["assisted_episodes"] = len(assisted)
                 row["assisted/success_rate"] = float(np.mean([e["success"] for e in assisted])) if assisted else None
                 for m in self.env.episode_metrics:
@@ -570,8 +570,7 @@ class Trainer:
             row["return"] = 0.0
         if self.curriculum and self.train.task_curriculum_spread > 0:
             # the adaptive rule's measure: nominal episodes drawn at the current difficulty (None: none yet)
-            frontier = [e["success"] for e in eps
-                        if not e.get("from_library") and not e.get("assisted") and e.get("at_frontier")]
+            frontier = [e["success"] for e in nominal if e.get("at_frontier")]
             row["nominal/frontier_episodes"] = len(frontier)
             row["nominal/frontier_success_rate"] = float(np.mean(frontier)) if frontier else None
         row["steps_per_s"] = steps / max(collect_s + learn_s, 1e-9)

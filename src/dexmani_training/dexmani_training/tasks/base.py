@@ -221,6 +221,10 @@ class TaskConfig:
         use; e.g. handover's ``assist_release_probability``). The base task has none."""
         return self
 
+    def training_aids_on(self) -> bool:
+        """Whether any of the task's training aids is on (``without_training_aids`` changes it)."""
+        return self.without_training_aids() != self
+
     def to_dict(self) -> dict[str, Any]:
         return plain(asdict(self))
 
