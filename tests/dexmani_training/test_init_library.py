@@ -647,3 +647,40 @@ def test_the_shipped_bar_handover_config_builds_an_env_on_the_bar_library(small_
     assert env.from_library.all() and env.init_library.meta["object"] == "bar_5x18x5cm"
     # Bar states: the bar's centre is 2.5 cm above the table when it rests, higher when held.
     assert np.all(env.sim.object_pose()[:, 2] > 0.82 + 0.02)
+
+
+def test_library_states_by_recorded_stage(small_env, tmp_path):
+    """``init.stages`` keeps the library's states recorded at those stages only (``with_stages``);
+    a choice no state has is an error naming the stages the library does have."""
+    base = make_library(6)
+    lib = InitLibrary(base.joint_pos, base.object_pose, base.meta, np.array([1, 1, 0, 0, 1, -1]),
+                      np.array([2, 3, 2, 3, -1, 2]))
+    two = lib.with_stages([2])
+    assert len(two) == 3 and (two.stage == 2).all() and two.meta["stages"] == [2]
+    np.testing.assert_array_equal(two.joint_pos, lib.joint_pos[[0, 2, 5]])
+    np.testing.assert_array_equal(two.lead_hand, [1, 0, -1])
+    assert len(lib.with_stages([2, 3])) == 5
+    with pytest.raises(InitLibraryError, match=r"no init library state has a stage in \[4\]; its stages: \[-1, 2, 3\]"):
+        lib.with_stages([4])
+    path = lib.save(tmp_path / "staged.npz")
+    env = small_env("handover", num_envs=8, init={"use_library": True, "library": str(path), "probability": 1.0, "stages": [3]})
+    assert len(env.init_library) == 2 and env.from_library.all()
+    assert (env.library_stage == 3).all() and (env.stage == 3).all()  # resumed at the recorded stage
+    for bad in ([-1], [1.5], [True]):
+        with pytest.raises(ValueError, match="init.stages must be whole numbers"):
+            task_config("handover", {"init": {"stages": bad}}).validate()
+
+
+def test_the_b_drill_config_starts_every_episode_at_stage_2_with_hand_a_held(small_env):
+    from pathlib import Path
+
+    from dexmani_training.rl.train import make_task_config
+
+    path = Path(__file__).resolve().parents[2] / "config" / "handover_bar_b_drill.yaml"
+    cfg = make_task_config("handover", path, {})
+    assert cfg.assist_hold_a and cfg.assist_release_probability == 1.0 and cfg.assist_release_trigger == "stage_2"
+    assert not cfg.without_training_aids().assist_hold_a
+    env = small_env("handover", num_envs=4, objects=cfg.objects, init=cfg.to_dict()["init"],
+                    assist_release_probability=1.0, assist_release_trigger="stage_2", assist_hold_a=True)
+    assert env.from_library.all() and (env.library_stage == 2).all() and (env.stage == 2).all()
+    assert env.assist_drawn.all() and not env.assist_active.any()

@@ -479,3 +479,33 @@ def test_handover_assisted_release_is_a_training_aid_only(small_env):
                 {"assist_release_trigger": "whenever"}):
         with pytest.raises(ValueError, match=next(iter(bad))):
             task_config("handover", bad).validate()
+
+
+def test_handover_assist_hold_a_keeps_hand_a_still_until_it_lets_go(small_env):
+    """``assist_hold_a``: from the trigger (here stage 2) until the assisted release, hand A's arm
+    and finger targets stay where they are whatever the action asks, while B's follow it; before
+    the trigger A follows the action; at the release A opens as without the hold."""
+    from dexmani_training.tasks.base import hand_open_closed, side_joint_indices
+
+    env = small_env("handover", num_envs=2, directions=["right_to_left"], assist_release_probability=1.0,
+                    assist_release_after_s=2 * 0.05, assist_release_trigger="stage_2", assist_hold_a=True)
+    a_arm, a_fingers = side_joint_indices(RIGHT)
+    b_arm = side_joint_indices(LEFT)[0]
+    a_joints = np.concatenate([a_arm, a_fingers])
+    open_q, closed_q = hand_open_closed()
+    env.targets[:, a_fingers] = (open_q[a_fingers] + closed_q[a_fingers]) / 2  # half closed: room either way
+    push = np.full((2, env.num_actions), 0.5)  # every joint asked to move
+    env.stage[:] = [2, 1]
+    t = env._actions_to_targets(push)
+    np.testing.assert_array_equal(t[0, a_joints], env.targets[0, a_joints])  # A held (env 0, at stage 2) ...
+    assert np.abs(t[1, a_joints] - env.targets[1, a_joints]).max() > 0  # ... not before the trigger (env 1)
+    assert np.abs(t[0, b_arm] - env.targets[0, b_arm]).min() > 0  # B's arm follows the action
+    for _ in range(2):
+        env.update_stages({"object_pos": env.sim.object_pose()[:, :3] + [0, 0, 0.2], "contact_table": np.zeros(2, bool),
+                           "contact_left": np.zeros(2, bool), "contact_right": np.ones(2, bool)})
+    np.testing.assert_array_equal(env.assist_active, [T, F])
+    t = env._actions_to_targets(push)
+    moved = t[0, a_fingers] - env.targets[0, a_fingers]
+    assert (moved * np.sign(open_q[a_fingers] - env.targets[0, a_fingers]) >= 0).all() and np.abs(moved).max() > 0
+    with pytest.raises(ValueError, match="assist_hold_a .* needs assist_release_probability > 0"):
+        small_env("handover", num_envs=1, assist_hold_a=True)

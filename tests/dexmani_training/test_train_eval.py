@@ -830,7 +830,7 @@ def test_assisted_episodes_are_kept_out_of_the_nominal_rates(tmp_path, tiny_trai
                       progress=False)
     base = {"contact_a": True, "intermediate": True, "contact_b": True, "return": 1.0, "terms": {}, "length": 10,
             "from_library": False, "at_frontier": True, "held_a_only_s": 1.0, "held_both_s": 1.0,
-            "closest_final_m": 0.1}
+            "closest_final_m": 0.1, "terminated": False}
     trainer.run()  # one iteration: the policy's noise exists from here on
     trainer.episodes.clear()
     trainer.episodes.extend([{**base, "success": True, "assisted": True, "held_b_only_s": 2.0}] * 3
@@ -846,6 +846,9 @@ def test_assisted_episodes_are_kept_out_of_the_nominal_rates(tmp_path, tiny_trai
     assert row["nominal/frontier_success_rate"] == 0.0 and row["nominal/held_b_only_s"] == 0.0
     assert row["assisted_episodes"] == 3 and row["assisted/success_rate"] == 1.0 and row["assisted/held_b_only_s"] == 2.0
     assert row["success_rate"] == pytest.approx(4 / 9)  # all episodes, as before
+    # Library episodes are logged on their own: where a drill that starts every episode there stops.
+    assert row["library_episodes"] == 1 and row["library/success_rate"] == 1.0 and row["library/held_b_only_s"] == 9.0
+    assert row["library/terminated_rate"] == 0.0
 
 
 def test_eval_assist_release_measures_hand_b_alone_and_only_for_handover(checkpoints, capsys):
@@ -862,3 +865,21 @@ def test_eval_assist_release_measures_hand_b_alone_and_only_for_handover(checkpo
     assert "assisted_rate" not in plain and "assist_release_after_s" not in plain
     with pytest.raises(ValueError, match="applies to handover"):
         evaluate(checkpoints["grasp_and_reach"], "grasp_and_reach", episodes=1, num_envs=1, assist_release_after_s=0.1)
+    drill = _eval_json(capsys, ["eval", "--task", "handover", "--checkpoint", str(checkpoints["handover"]), "--episodes",
+                                "2", "--json", "--num-envs", "2", "--init-library", "--init-probability", "1",
+                                "--init-stages", "3", "--init-grip-rad", "0.3", "--assist-release-after", "0.5",
+                                "--assist-release-trigger", "stage_2", "--assist-hold-a"])
+    assert drill["assist_hold_a"] is True and drill["contact_b_rate"] == 1.0  # every start is after B's touch
+    assert staged["assist_hold_a"] is False
+    with pytest.raises(ValueError, match="give assist_release_after_s"):
+        evaluate(checkpoints["handover"], "handover", episodes=1, num_envs=1, assist_hold_a=True)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--assist-hold-a"], "--assist-hold-a holds hand A still until it lets go: add --assist-release-after"),
+    (["--init-stages", "2"], "--init-stages applies to resets from an init library; add --init-library"),
+    (["--init-grip-rad", "0.3"], "--init-grip-rad applies to resets from an init library; add --init-library"),
+])
+def test_eval_drill_options_need_their_companions(checkpoints, capsys, args, message):
+    assert main(["eval", "--task", "handover", "--checkpoint", str(checkpoints["handover"]), "--episodes", "1"] + args) == 2
+    assert message in capsys.readouterr().err

@@ -107,6 +107,15 @@ def add_eval_parser(sub) -> None:
     p.add_argument("--assist-release-trigger", choices=["both_hands", "stage_2"], default="both_hands",
                    help="what starts --assist-release-after's clock: an unbroken two-hand hold (default) or the "
                    "intermediate goal")
+    p.add_argument("--assist-hold-a", action="store_true",
+                   help="with --assist-release-after: hand A also holds still from the trigger until it lets go "
+                   "(hand B's drill)")
+    p.add_argument("--init-stages", type=int, nargs="+", metavar="K",
+                   help="with --init-library: only library states recorded at these stages (handover: 2, the "
+                   "object at the intermediate goal before B's touch; 3, after it)")
+    p.add_argument("--init-grip-rad", type=float, metavar="RAD",
+                   help="with --init-library: start the finger targets of each hand that holds the object this much "
+                   "further closed (default: the checkpoint's init.grip_rad)")
     p.add_argument("--video", type=Path, help="write MP4s of the first episodes (third-view camera) here")
     p.add_argument("--video-episodes", type=int, default=3)
     p.add_argument("--json", action="store_true", help="print only the JSON object")
@@ -289,14 +298,19 @@ def cmd_eval(args) -> int:
 
         if args.objects not in OBJECT_GROUPS and args.objects not in OBJECTS:
             raise ValueError(f"unknown object group {args.objects!r}; valid groups: {sorted(OBJECT_GROUPS)}, or an object name")
-    if args.init_probability is not None and not args.init_library:
-        raise ValueError("--init-probability applies to resets from an init library; add --init-library")
+    for flag, value in (("--init-probability", args.init_probability), ("--init-stages", args.init_stages),
+                        ("--init-grip-rad", args.init_grip_rad)):
+        if value is not None and not args.init_library:
+            raise ValueError(f"{flag} applies to resets from an init library; add --init-library")
+    if args.assist_hold_a and args.assist_release_after is None:
+        raise ValueError("--assist-hold-a holds hand A still until it lets go: add --assist-release-after")
     ckpt = resolve_checkpoint(args.checkpoint, args.task)
     result = evaluate(
         ckpt, args.task, args.episodes, args.objects, args.seed, args.num_envs, not args.no_randomization,
         args.init_library, args.video, args.video_episodes, progress=not args.json, init_probability=args.init_probability,
         task_difficulty=args.task_difficulty, stochastic=args.stochastic,
         assist_release_after_s=args.assist_release_after, assist_release_trigger=args.assist_release_trigger,
+        assist_hold_a=args.assist_hold_a, init_stages=args.init_stages, init_grip_rad=args.init_grip_rad,
     )
     text = json.dumps(result, indent=None if args.json else 2)
     print(text)

@@ -106,6 +106,17 @@ class InitLibrary:
                            {**self.meta, "parts": parts}, np.concatenate([self.lead_hand, other.lead_hand]),
                            np.concatenate([self.stage, other.stage]))
 
+    def with_stages(self, stages) -> "InitLibrary":
+        """The states whose recorded ``stage`` is one of ``stages`` (e.g. ``(2,)``: the
+        handover's object at the intermediate goal, before hand B's touch)."""
+        keep = np.isin(self.stage, list(stages))
+        if not keep.any():
+            found = sorted(int(s) for s in np.unique(self.stage))
+            raise InitLibraryError(f"no init library state has a stage in {sorted(stages)}; its stages: {found} "
+                                   "(-1: not known)")
+        return InitLibrary(self.joint_pos[keep], self.object_pose[keep], {**self.meta, "stages": sorted(stages)},
+                           self.lead_hand[keep], self.stage[keep])
+
     def sample_rows(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """The row indices of ``n`` states drawn with replacement."""
         return rng.integers(0, len(self), n)

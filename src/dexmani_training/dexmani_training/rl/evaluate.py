@@ -101,6 +101,9 @@ def evaluate(
     stochastic: bool = False,
     assist_release_after_s: float | None = None,
     assist_release_trigger: str = "both_hands",
+    assist_hold_a: bool = False,
+    init_stages: tuple[int, ...] | list[int] | None = None,
+    init_grip_rad: float | None = None,
 ) -> dict[str, Any]:
     """Per-stage success rates of ``episodes`` episodes, deterministic unless ``stochastic``. ``use_init_library``:
     False (nominal resets only), True (also the checkpoint's init library) or a library (path
@@ -111,7 +114,11 @@ def evaluate(
     unbroken two-hand hold; ``stage_2``: the intermediate goal; whatever the checkpoint trained
     with), hand A lets go for it, its fingers opened and its arm drawn back
     (``HandoverConfig.assist_release_probability``), which measures whether hand B's grip
-    carries the object alone; not the task's success."""
+    carries the object alone; not the task's success. ``assist_hold_a``: with it, hand A's
+    targets also hold still from the trigger until it lets go (hand B's drill,
+    ``HandoverConfig.assist_hold_a``). ``init_stages`` and ``init_grip_rad`` override the
+    checkpoint's ``init.stages`` (library states recorded at these stages only) and
+    ``init.grip_rad``."""
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     if task_difficulty is not None and not 0.0 <= task_difficulty <= 1.0:
@@ -126,6 +133,10 @@ def evaluate(
         init = replace(init, library=str(use_init_library))
     if init_probability is not None:
         init = replace(init, probability=init_probability)
+    if init_stages is not None:
+        init = replace(init, stages=tuple(init_stages))
+    if init_grip_rad is not None:
+        init = replace(init, grip_rad=init_grip_rad)
     cfg = replace(cfg, num_envs=n, init=init)
     if objects is not None:
         cfg = replace(cfg, objects=objects)
@@ -133,7 +144,9 @@ def evaluate(
         if not hasattr(cfg, "assist_release_probability"):
             raise ValueError(f"--assist-release-after applies to handover, not {task}")
         cfg = replace(cfg, assist_release_probability=1.0, assist_release_after_s=assist_release_after_s,
-                      assist_release_trigger=assist_release_trigger)  # the test asked for, not the run's
+                      assist_release_trigger=assist_release_trigger, assist_hold_a=assist_hold_a)  # the test asked for
+    elif assist_hold_a:
+        raise ValueError("assist_hold_a holds hand A still until the assisted release: give assist_release_after_s")
     if randomization_terms is not None:  # exactly these terms (e.g. one switched off)
         cfg = replace(cfg, randomization=replace(cfg.randomization, enabled=tuple(randomization_terms)))
     if not randomize:
@@ -187,6 +200,7 @@ def evaluate(
         out["assist_release_after_s"] = assist_release_after_s
         out["assist_release_trigger"] = assist_release_trigger
         out["assisted_rate"] = float(np.mean([r["assisted"] for r in records]))
+        out["assist_hold_a"] = assist_hold_a
     return out
 
 

@@ -561,6 +561,13 @@ class Trainer:
                 row["assisted/success_rate"] = float(np.mean([e["success"] for e in assisted])) if assisted else None
                 for m in self.env.episode_metrics:
                     row[f"assisted/{m}"] = float(np.mean([e[m] for e in assisted])) if assisted else None
+            library = [e for e in eps if e.get("from_library")]
+            if library:  # where the library's episodes stop (e.g. a drill that starts every episode there)
+                row["library_episodes"] = len(library)
+                row["library/success_rate"] = float(np.mean([e["success"] for e in library]))
+                row["library/terminated_rate"] = float(np.mean([e["terminated"] for e in library]))
+                for m in self.env.episode_metrics:
+                    row[f"library/{m}"] = float(np.mean([e[m] for e in library]))
             for s in stages:
                 row[f"nominal/{s}_rate"] = float(np.mean([e[s] for e in nominal])) if nominal else 0.0
             for m in self.env.episode_metrics:  # the task's own account of where episodes stop

@@ -163,6 +163,10 @@ class InitConfig:
     # grip than where its fingers stopped, and with targets at the recorded positions it starts
     # out squeezing nothing. 0 (the default): targets at the recorded positions.
     grip_rad: float = 0.0
+    # Only the library's states whose recorded stage (``InitLibrary.stage``) is one of these,
+    # e.g. ``[2]`` for handover states with the object at the intermediate goal before hand B's
+    # touch; empty (the default): every state.
+    stages: tuple[int, ...] = ()
 
 
 @dataclass
@@ -208,6 +212,8 @@ class TaskConfig:
             raise ValueError(f"init.probability must be in [0, 1], got {self.init.probability}")
         if self.init.grip_rad < 0:
             raise ValueError(f"init.grip_rad must be >= 0, got {self.init.grip_rad}")
+        if any(isinstance(k, bool) or not isinstance(k, int) or k < 0 for k in self.init.stages):
+            raise ValueError(f"init.stages must be whole numbers >= 0, got {list(self.init.stages)}")
         self.randomization.validate()
         try:
             object_group(self.objects)
@@ -290,6 +296,8 @@ class ManipulationEnv:
 
         # Task-aware initialization.
         self.init_library = init_library if init_library is not None else self.load_default_library()
+        if self.init_library is not None and cfg.init.stages:
+            self.init_library = self.init_library.with_stages(cfg.init.stages)
 
         n = self.num_envs
         self.goal = np.zeros((n, 3))

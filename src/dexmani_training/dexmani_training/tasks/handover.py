@@ -173,9 +173,16 @@ class HandoverConfig(TaskConfig):
     # (A holds the object at the midline), whatever B does: A then opens after
     # ``assist_release_after_s`` and the object stays up only if B holds it by then.
     assist_release_trigger: str = "both_hands"
+    # With the assist: from its trigger until A lets go, hand A's arm and finger targets also
+    # hold still (the policy's actions for A are ignored), so hand B takes the object from a
+    # steady hand and A can neither carry it away nor keep B off it. With the ``stage_2`` trigger,
+    # init-library states at stage 2 (``init.stages: [2]``) and ``init.probability: 1`` every
+    # episode is a drill of hand B's part alone: grasp the object A holds at the midline and keep
+    # it up once A has let go (``config/handover_bar_b_drill.yaml``).
+    assist_hold_a: bool = False
 
     def without_training_aids(self) -> "HandoverConfig":
-        return replace(self, assist_release_probability=0.0)
+        return replace(self, assist_release_probability=0.0, assist_hold_a=False)
 
     def validate(self) -> None:
         super().validate()
@@ -190,6 +197,9 @@ class HandoverConfig(TaskConfig):
         if self.assist_release_trigger not in ASSIST_TRIGGERS:
             raise ValueError(f"assist_release_trigger must be one of {list(ASSIST_TRIGGERS)}, "
                              f"got {self.assist_release_trigger!r}")
+        if self.assist_hold_a and self.assist_release_probability == 0:
+            raise ValueError("assist_hold_a holds hand A still until the assisted release: it needs "
+                             "assist_release_probability > 0")
         if self.assist_release_after_s < 0:
             raise ValueError(f"assist_release_after_s must be >= 0, got {self.assist_release_after_s}")
         start = self.final_goal_curriculum_start_y_m
@@ -315,7 +325,16 @@ class Handover(ManipulationEnv):
 
     def _actions_to_targets(self, a: np.ndarray) -> np.ndarray:
         targets = super()._actions_to_targets(a)
-        rows = np.flatnonzero(self.assist_active) if self.hand_a is not None else np.zeros(0, dtype=int)
+        if self.hand_a is None:
+            return targets
+        if self.cfg.assist_hold_a:  # from the trigger until the release, A's targets stay where they are
+            triggered = self.stage >= 2 if self.cfg.assist_release_trigger == "stage_2" else self.assist_clock > 0
+            held = np.flatnonzero(self.assist_drawn & triggered & ~self.assist_active)
+            for side in (LEFT, RIGHT):
+                r = held[self.hand_a[held] == side]
+                cells = np.ix_(r, np.concatenate(side_joint_indices(side)))
+                targets[cells] = self.targets[cells]
+        rows = np.flatnonzero(self.assist_active)
         if rows.size:  # assisted release: A opens and draws back, whatever the policy asks of it
             open_q, _ = hand_open_closed()
             ac = self.cfg.action
