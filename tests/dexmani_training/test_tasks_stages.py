@@ -509,3 +509,17 @@ def test_handover_assist_hold_a_keeps_hand_a_still_until_it_lets_go(small_env):
     assert (moved * np.sign(open_q[a_fingers] - env.targets[0, a_fingers]) >= 0).all() and np.abs(moved).max() > 0
     with pytest.raises(ValueError, match="assist_hold_a .* needs assist_release_probability > 0"):
         small_env("handover", num_envs=1, assist_hold_a=True)
+
+
+@pytest.mark.parametrize("resets", ["library", "nominal"])
+def test_handover_assist_can_be_drawn_for_library_or_nominal_resets_only(small_env, resets):
+    """``assist_release_resets``: the assist is drawn only for init-library resets (B's drill next
+    to whole handovers) or only for nominal ones; a bad choice is refused."""
+    env = small_env("handover", num_envs=16, objects="bar_5x18x5cm", assist_release_probability=1.0,
+                    assist_release_resets=resets, init={"use_library": True, "library": "handover_bar", "probability": 0.5})
+    assert 0 < env.from_library.sum() < 16
+    np.testing.assert_array_equal(env.assist_drawn, env.from_library if resets == "library" else ~env.from_library)
+    from dexmani_training.tasks import task_config
+
+    with pytest.raises(ValueError, match="assist_release_resets must be one of"):
+        task_config("handover", {"assist_release_resets": "some"}).validate()

@@ -89,6 +89,7 @@ from .rewards import goal_tracking_reward, hand_contact_reward, object_goal_rewa
 DIRECTIONS = ("right_to_left", "left_to_right")
 HANDOFFS = ("switch", "floor", "continuous")
 ASSIST_TRIGGERS = ("both_hands", "stage_2")
+ASSIST_RESETS = ("all", "library", "nominal")
 
 
 @dataclass
@@ -180,6 +181,10 @@ class HandoverConfig(TaskConfig):
     # episode is a drill of hand B's part alone: grasp the object A holds at the midline and keep
     # it up once A has let go (``config/handover_bar_b_drill.yaml``).
     assist_hold_a: bool = False
+    # Which resets the assist is drawn for: ``all`` (default), ``library`` (init-library resets
+    # only: drills of B's part, from library states, alongside nominal episodes of the whole
+    # handover, which the policy still has to finish by itself) or ``nominal``.
+    assist_release_resets: str = "all"
 
     def without_training_aids(self) -> "HandoverConfig":
         return replace(self, assist_release_probability=0.0, assist_hold_a=False)
@@ -197,6 +202,9 @@ class HandoverConfig(TaskConfig):
         if self.assist_release_trigger not in ASSIST_TRIGGERS:
             raise ValueError(f"assist_release_trigger must be one of {list(ASSIST_TRIGGERS)}, "
                              f"got {self.assist_release_trigger!r}")
+        if self.assist_release_resets not in ASSIST_RESETS:
+            raise ValueError(f"assist_release_resets must be one of {list(ASSIST_RESETS)}, "
+                             f"got {self.assist_release_resets!r}")
         if self.assist_hold_a and self.assist_release_probability == 0:
             raise ValueError("assist_hold_a holds hand A still until the assisted release: it needs "
                              "assist_release_probability > 0")
@@ -291,6 +299,8 @@ class Handover(ManipulationEnv):
         self.assist_active[ids] = False
         if self.cfg.assist_release_probability > 0:  # no draw otherwise: the same random stream
             self.assist_drawn[ids] = self.rng.random(ids.size) < self.cfg.assist_release_probability
+            if self.cfg.assist_release_resets != "all":
+                self.assist_drawn[ids] &= self.from_library[ids] == (self.cfg.assist_release_resets == "library")
         else:
             self.assist_drawn[ids] = False
         # With a library state, hand A is the state's recorded lead hand; where the library does
