@@ -3,6 +3,8 @@ of labelled states from completed handoffs."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from dexmani_training.cli import main
@@ -11,6 +13,7 @@ from dexmani_training.handoff import (
     HandoffConfig,
     HandoffScript,
     _rotation_between,
+    hand_b_frontier,
     library_from_handoffs,
     library_from_releases,
     long_axis,
@@ -259,3 +262,35 @@ def test_cli_init_record_handoff(grasp_library, tmp_path, capsys):
     assert main(["init", "record", "--task", "handover", "--release", str(out), "--mirror",
                  "--out", str(tmp_path / "m2.npz")]) == 2
     assert "--release already makes both directions" in capsys.readouterr().err
+
+
+def test_hand_b_frontier_keeps_b_about_to_grasp_and_two_hand_holds(tmp_path, capsys):
+    """Stage-2 states are kept when B's fingertips are within the distance of its stickers (all
+    of them with a huge distance, none with zero), stage-3 states when A still touches the object
+    (whatever the distance: some, not all, of a run of handoff steps), states of unknown stage
+    never; only handover has the notion."""
+    from pathlib import Path
+
+    from dexmani_training.rl.train import make_task_config
+
+    full = InitLibrary.load(DATA_DIR / "handover_bar.npz")
+    rows = np.concatenate([np.flatnonzero(full.stage == -1)[:10], np.flatnonzero(full.stage == 2)[:60],
+                           np.flatnonzero(full.stage == 3)[:120]])
+    lib = InitLibrary(full.joint_pos[rows], full.object_pose[rows], full.meta, full.lead_hand[rows], full.stage[rows])
+    cfg = make_task_config("handover", Path(__file__).resolve().parents[2] / "config" / "handover_bar.yaml", {})
+    everything, nothing, near = (hand_b_frontier(lib, cfg, d, num_envs=64) for d in (10.0, 0.0, 0.10))
+    assert (everything.stage == 2).sum() == 60 and (nothing.stage == 2).sum() == 0
+    assert 0 < (near.stage == 2).sum() < 60
+    assert not (everything.stage == -1).any()
+    three = [(x.stage == 3).sum() for x in (everything, nothing, near)]
+    assert three[0] == three[1] == three[2] and 0 < three[0] < 120
+    assert near.meta["hand_b_frontier"] == {"b_within_m": 0.10, "from_states": 190, "stage_2": int((near.stage == 2).sum()),
+                                            "stage_3": three[0]}
+    with pytest.raises(ValueError, match="handover notion"):
+        hand_b_frontier(lib, task_config("grasp_and_reach"))
+    path = lib.save(tmp_path / "lib.npz")
+    assert main(["init", "frontier", str(path), "--config", str(Path(__file__).resolve().parents[2] / "config" / "handover_bar.yaml"),
+                 "--out", str(tmp_path / "f.npz")]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["states"] == len(near) == len(InitLibrary.load(tmp_path / "f.npz"))
+    assert main(["init", "frontier", str(path), "--out", str(tmp_path / "f.npz")]) == 2  # exists without --force

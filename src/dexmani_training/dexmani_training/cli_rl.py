@@ -141,7 +141,7 @@ def add_ship_parser(sub) -> None:
 
 def add_init_parser(sub) -> None:
     p = sub.add_parser("init", help="task-aware initialization: record and inspect init-state libraries")
-    isub = p.add_subparsers(dest="init_command", metavar="{record,show}")
+    isub = p.add_subparsers(dest="init_command", metavar="{record,frontier,show}")
     isub.required = True
     r = isub.add_parser(
         "record",
@@ -197,6 +197,18 @@ def add_init_parser(sub) -> None:
     r.add_argument("--mirror", action="store_true", help="also add the left-right mirror image of every state")
     r.add_argument("--force", action="store_true")
     r.set_defaults(func=cmd_init_record)
+    f = isub.add_parser(
+        "frontier", help="handover: a library's states at hand B's frontier (B about to grasp, or both hands on the object)",
+        description="From a handover library with lead hands and stages (e.g. init record --handoff): the states at "
+        "stage 2 with hand B's fingertip centre within --b-within of its stickers, and those at stage 3 in which hand A "
+        "still touches the object. Hand B's drill starts there (init.library in its config).")
+    f.add_argument("library", help="a library file or a shipped library's name (e.g. handover_bar)")
+    f.add_argument("--out", type=Path, required=True, help="library file (.npz)")
+    f.add_argument("--config", type=Path, help="handover config whose object and sticker patterns define B's stickers "
+                   "(e.g. config/handover_bar.yaml)")
+    f.add_argument("--b-within", type=float, default=0.10, help="metres (default 0.10)")
+    f.add_argument("--force", action="store_true")
+    f.set_defaults(func=cmd_init_frontier)
     s = isub.add_parser("show", help="summarize an init-state library")
     s.add_argument("library", type=Path)
     s.set_defaults(func=cmd_init_show)
@@ -381,6 +393,20 @@ def cmd_init_record(args) -> int:
         lib = InitLibrary.load(args.append).concat(lib)
     lib.save(args.out, force=args.force)
     print(f"{len(lib)} states -> {args.out}")
+    return 0
+
+
+def cmd_init_frontier(args) -> int:
+    from .handoff import hand_b_frontier
+    from .init_library import load_task_library
+    from .rl.train import make_task_config
+
+    if args.out.exists() and not args.force:
+        raise FileExistsError(f"{args.out} exists; pass --force to overwrite it")
+    cfg = make_task_config("handover", args.config, {})
+    lib = hand_b_frontier(load_task_library("handover", args.library), cfg, args.b_within)
+    lib.save(args.out, force=args.force)
+    print(json.dumps({"out": str(args.out), "states": len(lib), **lib.meta["hand_b_frontier"]}))
     return 0
 
 

@@ -519,3 +519,49 @@ def library_from_releases(library: str | Path, task: str = "handover", object_na
             **outcome}, "every_s": every_s}
     lib = InitLibrary(q, pose, meta, np.full(len(q), RIGHT), stage)
     return lib.concat(lib.mirrored()) if both_directions else lib
+
+
+def hand_b_frontier(lib: InitLibrary, task_cfg, b_within_m: float = 0.10, num_envs: int = 256) -> InitLibrary:
+    """The states of a handover library at hand B's frontier, where B's grasp is made or lost:
+    those at stage 2 with hand B's fingertip centre within ``b_within_m`` of the centre of its
+    stickers (B about to grasp), and those at stage 3 in which hand A still touches the object
+    (both hands on it, before A has let go). States recorded later (A gone, B carrying) and
+    earlier (B far) are left out. ``task_cfg`` is the handover config whose object and sticker
+    patterns define B's stickers; each state's hand A is its recorded lead hand."""
+    from dataclasses import replace
+
+    from .tasks import make_env
+
+    if task_cfg.task != "handover":
+        raise ValueError(f"hand B's frontier is a handover notion, not one of {task_cfg.task!r}")
+    known = (lib.stage >= 2) & (lib.lead_hand >= 0)
+    if not known.any():
+        raise InitLibraryError("no state has a known lead hand at stage 2 or 3 (e.g. from init record --handoff)")
+    rows_all = np.flatnonzero(known)
+    cfg = replace(task_cfg, num_envs=min(num_envs, rows_all.size), init=replace(task_cfg.init, use_library=False),
+                  randomization=replace(task_cfg.randomization, enabled=()))
+    env = make_env(cfg, seed=0, num_threads=1)
+    keep = np.zeros(len(lib), dtype=bool)
+    try:
+        for start in range(0, rows_all.size, env.num_envs):
+            rows = rows_all[start : start + env.num_envs]
+            ids = np.arange(rows.size)
+            env.hand_a[ids] = lib.lead_hand[rows]
+            env.sim.reset(ids, joint_pos=lib.joint_pos[rows], object_pose=lib.object_pose[rows])
+            b_left = env.hand_a[ids] == RIGHT
+            tips = env.sim.fingertip_pos()[ids]
+            tips_b = np.where(b_left[:, None, None], tips[:, LEFT], tips[:, RIGHT])
+            stickers_b = env.stickers_world(RIGHT)[ids]  # pattern B's set (see Handover.stickers_object_frame)
+            near = np.linalg.norm(tips_b.mean(axis=1) - stickers_b.mean(axis=1), axis=1) <= b_within_m
+            touch = env.sim.contacts()[ids]
+            a_touching = np.where(b_left, touch[:, RIGHT], touch[:, LEFT])
+            stage = lib.stage[rows]
+            keep[rows] = ((stage == 2) & near) | ((stage == 3) & a_touching)
+    finally:
+        env.close()
+    if not keep.any():
+        raise InitLibraryError(f"no state is at hand B's frontier (B within {b_within_m} m at stage 2, A touching at stage 3)")
+    meta = {**lib.meta, "hand_b_frontier": {"b_within_m": b_within_m, "from_states": len(lib),
+                                            "stage_2": int(np.sum(keep & (lib.stage == 2))),
+                                            "stage_3": int(np.sum(keep & (lib.stage == 3)))}}
+    return InitLibrary(lib.joint_pos[keep], lib.object_pose[keep], meta, lib.lead_hand[keep], lib.stage[keep])
