@@ -1,6 +1,7 @@
 """Compare training runs from their progress logs: per run, the task settings it changed from
-the task's defaults, its budget, and its training-episode rates (all resets, and nominal resets
-only) over the run, as JSON and as a PNG of the nominal rates against env steps.
+the task's defaults, its budget, and its training-episode rates (all resets, nominal resets
+only, and init-library resets only where logged) over the run, as JSON and as a PNG of the
+nominal rates against env steps (``--resets library``: the library's, e.g. for hand B's drill).
 
     python benchmarks/compare_runs.py runs/handover/a runs/handover/b \
         --out benchmarks/results/handover_variants
@@ -87,7 +88,7 @@ def windowed(rows: list[dict], key: str, window: int, missing_as_zero: bool = Tr
         return np.convolve(np.where(ok, v, 0.0), box, mode="valid") / np.convolve(ok, box, mode="valid"), window - 1
 
 
-def summarize_run(run_dir: Path, rows: list[dict], window: int) -> dict:
+def summarize_run(run_dir: Path, rows: list[dict], window: int, resets: str = "nominal") -> dict:
     if not rows:
         raise ValueError(f"{run_dir}: progress.jsonl is empty")
     task, diff = changed_settings(run_dir)
@@ -106,25 +107,26 @@ def summarize_run(run_dir: Path, rows: list[dict], window: int) -> dict:
         i = int(np.argmax(smooth))
         out["best"][k] = {"value": round(float(smooth[i]), 4), "env_steps": rows[i + first]["env_steps"]}
     # the task's own account of where episodes stop (e.g. handover: seconds held by B alone), where logged
-    for k in metric_keys(task, rows):
+    for k in metric_keys(task, rows, resets):
         v = np.array([np.nan if r.get(k) is None else r[k] for r in rows[-window:]], dtype=float)
         out.setdefault("final_metrics", {})[k] = round(float(np.nanmean(v)), 4) if np.isfinite(v).any() else None
     return out
 
 
-def metric_keys(task: str, rows: list[dict]) -> list[str]:
-    """The task's episode metrics (``nominal/<name>``) that the run logged at least once."""
-    names = [f"nominal/{m}" for m in TASKS[task][1].episode_metrics]
+def metric_keys(task: str, rows: list[dict], resets: str = "nominal") -> list[str]:
+    """The task's episode metrics (``<resets>/<name>``, resets ``nominal`` or ``library``) that
+    the run logged at least once."""
+    names = [f"{resets}/{m}" for m in TASKS[task][1].episode_metrics]
     return [k for k in names if any(r.get(k) is not None for r in rows)]
 
 
-def plot(summaries: list[dict], all_rows: list[list[dict]], path: Path, window: int) -> None:
+def plot(summaries: list[dict], all_rows: list[list[dict]], path: Path, window: int, resets: str = "nominal") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rates = [k for k in summaries[0]["final"] if k.startswith("nominal/")]
+    rates = [k for k in summaries[0]["final"] if k.startswith(f"{resets}/")]
     curriculum = any("task_difficulty_final" in s for s in summaries)
     metrics = sorted({k for s in summaries for k in s.get("final_metrics", {})},
                      key=lambda k: TASKS[summaries[0]["task"]][1].episode_metrics.index(k.split("/", 1)[1]))
@@ -141,7 +143,7 @@ def plot(summaries: list[dict], all_rows: list[list[dict]], path: Path, window: 
                 continue
             else:
                 v, first = windowed(rows, k, window, missing_as_zero=k not in metrics)
-                ax.set_title(k.replace("nominal/", "nominal resets: "), fontsize=9)
+                ax.set_title(k.replace(f"{resets}/", f"{resets} resets: "), fontsize=9)
             ax.plot(steps[first:], v, label=label)
             ax.set_xlabel("env steps (M)")
             if k not in metrics:  # rates and the difficulty; metrics have their own units
@@ -157,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("runs", nargs="+", type=Path, help="run directories (each with config.yaml and progress.jsonl)")
     p.add_argument("--window", type=int, default=20, help="iterations averaged for final and best values")
     p.add_argument("--out", type=Path, help="write OUT.json and OUT.png")
+    p.add_argument("--resets", choices=["nominal", "library"], default="nominal",
+                   help="whose episode metrics and plotted rates: nominal resets' (default; what eval measures) or "
+                   "init-library resets' (e.g. hand B's drill, which starts every episode from the library)")
     a = p.parse_args(argv)
     if a.window < 1:
         p.error("--window must be >= 1")
@@ -165,18 +170,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: not run directories (no progress.jsonl / config.yaml): {missing}", file=sys.stderr)
         return 2
     all_rows = [read_rows(r) for r in a.runs]
-    summaries = [summarize_run(r, rows, a.window) for r, rows in zip(a.runs, all_rows)]
+    summaries = [summarize_run(r, rows, a.window, a.resets) for r, rows in zip(a.runs, all_rows)]
     tasks = {s["task"] for s in summaries}
     if len(tasks) > 1:
         print(f"error: runs of different tasks {sorted(tasks)} cannot share one comparison", file=sys.stderr)
         return 2
-    result = {"task": tasks.pop(), "window_iterations": a.window, "runs": summaries}
+    result = {"task": tasks.pop(), "window_iterations": a.window, "resets": a.resets, "runs": summaries}
     text = json.dumps(result, indent=2)
     print(text)
     if a.out:
         a.out.parent.mkdir(parents=True, exist_ok=True)
         a.out.with_suffix(".json").write_text(text + "\n")
-        plot(summaries, all_rows, a.out.with_suffix(".png"), a.window)
+        plot(summaries, all_rows, a.out.with_suffix(".png"), a.window, a.resets)
     return 0
 
 

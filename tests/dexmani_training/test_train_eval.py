@@ -627,6 +627,19 @@ def test_compare_runs_benchmark_names_changed_settings_and_rates(tmp_path, tiny_
     assert compare([str(a), str(g)]) == 2
     assert "different tasks" in capsys.readouterr().err
     assert compare([str(a), str(tmp_path / "nothing")]) == 2
+    # --resets library: the init library's episodes (a drill that starts every episode there)
+    d = tmp_path / "d"
+    Trainer(d, _cfg("handover", init={"use_library": True, "probability": 1.0}), tiny_train_config(3), seed=0,
+            progress=False).run()
+    capsys.readouterr()
+    assert compare([str(d), "--window", "2", "--resets", "library", "--out", str(tmp_path / "lib")]) == 0
+    rd = json.loads((tmp_path / "lib.json").read_text())["runs"][0]
+    assert set(rd["final_metrics"]) == {"library/held_a_only_s", "library/held_both_s", "library/held_b_only_s",
+                                        "library/closest_final_m"}
+    held = [r["library/held_b_only_s"] for r in _progress(d)[-2:] if "library/held_b_only_s" in r]
+    assert held and rd["final_metrics"]["library/held_b_only_s"] == pytest.approx(np.mean(held), abs=1e-4)
+    assert 0.0 <= rd["final"]["library/success_rate"] <= 1.0 and "nominal/held_b_only_s" not in rd["final_metrics"]
+    assert (tmp_path / "lib.png").stat().st_size > 0
 
 
 def test_task_curriculum_raises_holds_and_lowers_the_difficulty():
