@@ -896,3 +896,31 @@ def test_eval_assist_release_measures_hand_b_alone_and_only_for_handover(checkpo
 def test_eval_drill_options_need_their_companions(checkpoints, capsys, args, message):
     assert main(["eval", "--task", "handover", "--checkpoint", str(checkpoints["handover"]), "--episodes", "1"] + args) == 2
     assert message in capsys.readouterr().err
+
+
+def test_handover_drill_eval_benchmark(checkpoints, tmp_path, capsys):
+    """benchmarks/handover_drill_eval.py: one row per checkpoint, library and stage, each from the
+    library's states at that stage with hand A held and then let go; the final goal must be one
+    the checkpoint's config can put where asked."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    from handover_drill_eval import difficulty_for
+    from handover_drill_eval import main as drill
+
+    ckpt = str(checkpoints["handover"])  # default config: final goal 0.27 m out, no curriculum
+    out = tmp_path / "drill.json"
+    assert drill([f"tiny={ckpt}", "--libraries", "handover", "--stages", "3", "--episodes", "2", "--final-y", "0.27",
+                  "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert json.loads(capsys.readouterr().out) == result
+    (row,) = result["rows"]
+    assert (row["checkpoint"], row["library"], row["stage"]) == ("tiny", "handover", 3)
+    assert row["contact_b_rate"] == 1.0  # every start is after B's touch
+    assert 0.0 <= row["success_rate"] <= 1.0 and row["held_b_only_s"] >= 0.0
+    assert difficulty_for(ckpt, 0.27) is None
+    with pytest.raises(ValueError, match="no curriculum to move it to 0.1 m"):
+        difficulty_for(ckpt, 0.1)
+    with pytest.raises(SystemExit):
+        drill(["no-name-given"])
