@@ -288,6 +288,8 @@ def test_hand_b_frontier_keeps_b_about_to_grasp_and_two_hand_holds(tmp_path, cap
                                             "stage_3": three[0]}
     with pytest.raises(ValueError, match="handover notion"):
         hand_b_frontier(lib, task_config("grasp_and_reach"))
+    with pytest.raises(ValueError, match="the library's states hold 'bar_5x18x5cm' but the config's object is 'cylinder"):
+        hand_b_frontier(lib, task_config("handover"))
     path = lib.save(tmp_path / "lib.npz")
     assert main(["init", "frontier", str(path), "--config", str(Path(__file__).resolve().parents[2] / "config" / "handover_bar.yaml"),
                  "--out", str(tmp_path / "f.npz")]) == 0

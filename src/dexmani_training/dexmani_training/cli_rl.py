@@ -401,7 +401,7 @@ def cmd_init_frontier(args) -> int:
     from .init_library import load_task_library
     from .rl.train import make_task_config
 
-    if args.out.exists() and not args.force:
+    if args.out.exists() and not args.force:  # before the simulation, not after it
         raise FileExistsError(f"{args.out} exists; pass --force to overwrite it")
     cfg = make_task_config("handover", args.config, {})
     lib = hand_b_frontier(load_task_library("handover", args.library), cfg, args.b_within)

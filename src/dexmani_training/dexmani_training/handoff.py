@@ -534,6 +534,10 @@ def hand_b_frontier(lib: InitLibrary, task_cfg, b_within_m: float = 0.10, num_en
 
     if task_cfg.task != "handover":
         raise ValueError(f"hand B's frontier is a handover notion, not one of {task_cfg.task!r}")
+    recorded = lib.meta.get("object")
+    if recorded is not None and recorded != task_cfg.objects:
+        raise ValueError(f"the library's states hold {recorded!r} but the config's object is {task_cfg.objects!r}: "
+                         "B's stickers would be another object's (give the config the library was made for)")
     known = (lib.stage >= 2) & (lib.lead_hand >= 0)
     if not known.any():
         raise InitLibraryError("no state has a known lead hand at stage 2 or 3 (e.g. from init record --handoff)")
