@@ -132,9 +132,10 @@ def plot(summaries: list[dict], all_rows: list[list[dict]], path: Path, window: 
                      key=lambda k: TASKS[summaries[0]["task"]][1].episode_metrics.index(k.split("/", 1)[1]))
     panels = rates + (["task_difficulty"] if curriculum else []) + metrics
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
-    for s, rows in zip(summaries, all_rows):
+    for idx, (s, rows) in enumerate(zip(summaries, all_rows)):
         steps = np.array([r["env_steps"] for r in rows]) / 1e6
         label = Path(s["run"]).name
+        color = f"C{idx % 10}"  # one colour per run in every panel, also where another run has no line
         for ax, k in zip(axes[0], panels):
             if k == "task_difficulty":  # as logged, not averaged; 1 (the full task) without a curriculum
                 v, first = np.array([r.get(k, 1.0) for r in rows]), 0
@@ -144,7 +145,7 @@ def plot(summaries: list[dict], all_rows: list[list[dict]], path: Path, window: 
             else:
                 v, first = windowed(rows, k, window, missing_as_zero=k not in metrics)
                 ax.set_title(k.replace(f"{resets}/", f"{resets} resets: "), fontsize=9)
-            ax.plot(steps[first:], v, label=label)
+            ax.plot(steps[first:], v, label=label, color=color)
             ax.set_xlabel("env steps (M)")
             if k not in metrics:  # rates and the difficulty; metrics have their own units
                 ax.set_ylim(-0.02, 1.02)
