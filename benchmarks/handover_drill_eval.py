@@ -16,10 +16,10 @@ Without randomization, deterministic actions, seed 0 unless ``--seed``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
+from dexmani_training.bench import print_json
 from dexmani_training.rl.evaluate import checkpoint_task_config, evaluate, load_checkpoint
 
 
@@ -75,11 +75,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"B alone {metrics['held_b_only_s']:.2f} s fell {r['terminated_rate']:.2f}", file=sys.stderr)
     result = {"episodes": a.episodes, "seed": a.seed, "after_s": a.after, "final_y_m": a.final_y,
               "grip_rad": a.grip_rad, "randomization": False, "rows": rows}
-    text = json.dumps(result, indent=2)
-    print(text)
-    if a.out:
-        a.out.parent.mkdir(parents=True, exist_ok=True)
-        a.out.write_text(text + "\n")
+    print_json(result, a.out)
     return 0
 
 

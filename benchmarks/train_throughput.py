@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from dexmani_training.bench import bench_env, machine_info
+from dexmani_training.bench import bench_env, machine_info, print_json
 from dexmani_training.rl.train import Trainer, TrainConfig
 from dexmani_training.tasks import make_env, task_config
 from gr1_sim.batch import BatchedSim
@@ -76,11 +76,7 @@ def main() -> int:
         "ratio_train_to_sim": (n / wall) / sim_rate,
         "machine": machine_info(),
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if a.out:
-        a.out.parent.mkdir(parents=True, exist_ok=True)
-        a.out.write_text(text + "\n")
+    print_json(result, a.out)
     return 0
 
 

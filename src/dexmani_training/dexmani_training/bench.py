@@ -19,6 +19,20 @@ import numpy as np
 from mujoco import rollout
 
 
+def print_json(result: dict[str, Any], out=None) -> None:
+    """Print ``result`` as indented JSON on stdout and, with ``out`` (a path), also write it there
+    (parent folders made): what every benchmark prints and commits."""
+    import json
+    from pathlib import Path
+
+    text = json.dumps(result, indent=2)
+    print(text)
+    if out is not None:
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n")
+
+
 def machine_info() -> dict[str, Any]:
     cpu = platform.processor() or "unknown"
     try:

@@ -189,18 +189,14 @@ def cmd_sim_render(args) -> int:
 
 
 def cmd_bench_sim(args) -> int:
-    from .bench import bench_sim
+    from .bench import bench_sim, print_json
 
     if args.num_envs < 1:
         raise ValueError(f"--num-envs must be >= 1, got {args.num_envs}")
     if not args.json:
         print(f"benchmarking {args.num_envs} envs for {args.seconds:.0f} s per measurement ...", file=sys.stderr)
     result = bench_sim(args.scene, args.num_envs, args.seconds, args.threads, not args.no_render, args.seed)
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    print_json(result, args.out)
     return 0
 
 
