@@ -4,6 +4,7 @@ handover's four stages in order) and the env's success-hold streak."""
 import numpy as np
 import pytest
 import torch
+from dexmani_training.symmetry import mirror_joints
 from dexmani_training.tasks.base import LEFT, RIGHT
 
 T, F = True, False
@@ -509,6 +510,48 @@ def test_handover_assist_hold_a_keeps_hand_a_still_until_it_lets_go(small_env):
     assert (moved * np.sign(open_q[a_fingers] - env.targets[0, a_fingers]) >= 0).all() and np.abs(moved).max() > 0
     with pytest.raises(ValueError, match="assist_hold_a .* needs assist_release_probability > 0"):
         small_env("handover", num_envs=1, assist_hold_a=True)
+
+
+def test_handover_assist_as_actions_reports_the_actions_the_env_executed(small_env):
+    """``assist_as_actions``: where the assist holds hand A still or lets it go, the step reports
+    the actions that move the targets where the env put them, in the policy's frame (hand A is
+    the right hand there, in either direction), and which joints the env chose (A's arm and
+    fingers, only on rows with the assist on); replayed from the previous targets they give the
+    env's targets for every joint."""
+    from dexmani_training.tasks.base import hand_open_closed, side_joint_indices
+
+    env = small_env("handover", num_envs=4, assist_release_probability=1.0, assist_release_after_s=2 * 0.05,
+                    assist_release_trigger="stage_2", assist_hold_a=True, assist_as_actions=True)
+    env.hand_a[:] = [RIGHT, LEFT, RIGHT, LEFT]  # envs 1 and 3 are seen mirrored
+    env.stage[:] = [2, 2, 1, 1]  # the assist's trigger on envs 0 and 1 only
+    open_q, closed_q = hand_open_closed()
+    fingers = np.concatenate([side_joint_indices(s)[1] for s in (LEFT, RIGHT)])
+    env.targets[:, fingers] = (open_q[fingers] + closed_q[fingers]) / 2  # half closed: room either way
+    right = np.zeros(env.num_actions, bool)
+    right[np.concatenate(side_joint_indices(RIGHT))] = True
+    arm = env.arm_mask
+    rng = np.random.default_rng(0)
+    released = False
+    for _ in range(4):
+        previous = env.targets.copy()
+        actions = rng.uniform(-1.5, 1.5, (4, env.num_actions))
+        _, _, done, extras = env.step(torch.as_tensor(actions, dtype=torch.float32))
+        assert not done.any()
+        over, executed = extras["overridden"].numpy(), extras["executed_actions"].numpy()
+        np.testing.assert_array_equal(over[:2], np.tile(right, (2, 1)))  # A's joints, in the policy's frame
+        assert not over[2:].any()
+        np.testing.assert_allclose(executed[~over], np.clip(actions, -1, 1)[~over], atol=1e-6)
+        a_env = executed.astype(float)
+        a_env[[1, 3]] = mirror_joints(a_env[[1, 3]])
+        scale = np.where(arm, env.cfg.action.arm_action_scale_rad, env.cfg.action.hand_action_scale_rad)
+        np.testing.assert_allclose(np.clip(previous + scale * a_env, env.lower, env.upper), env.targets, atol=1e-5)
+        released |= env.assist_active[:2].all() and np.abs(executed[over]).max() > 0.5
+    assert released  # the release phase (A opening, arm drawn back) was replayed, not just the hold
+    plain = small_env("handover", num_envs=1, assist_release_probability=1.0)
+    assert "executed_actions" not in plain.step(torch.zeros(1, plain.num_actions))[3]
+    with pytest.raises(ValueError, match="assist_as_actions .* needs assist_release_probability > 0"):
+        small_env("handover", num_envs=1, assist_as_actions=True)
+    assert env.cfg.without_training_aids().assist_as_actions is False
 
 
 @pytest.mark.parametrize("resets", ["library", "nominal"])

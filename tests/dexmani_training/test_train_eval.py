@@ -10,7 +10,7 @@ import yaml
 from dexmani_training.cli import main
 from dexmani_training.init_library import InitLibrary
 from dexmani_training.rl.evaluate import evaluate, load_checkpoint
-from dexmani_training.rl.train import RunDirectoryError, Trainer, check_checkpoint
+from dexmani_training.rl.train import RunDirectoryError, TrainConfig, Trainer, check_checkpoint
 from dexmani_training.tasks import make_env, task_config
 
 from gr1_description import joints as jt
@@ -862,6 +862,41 @@ def test_assisted_episodes_are_kept_out_of_the_nominal_rates(tmp_path, tiny_trai
     # Library episodes are logged on their own: where a drill that starts every episode there stops.
     assert row["library_episodes"] == 1 and row["library/success_rate"] == 1.0 and row["library/held_b_only_s"] == 9.0
     assert row["library/terminated_rate"] == 0.0
+
+
+def test_executed_actions_are_stored_in_place_of_the_sample_within_bounds(tmp_path, tiny_train_config):
+    """With ``assist_as_actions`` the rollout stores, for the joints the env moved, the action it
+    executed, moved to within ``executed_action_max_std`` of the policy's deviations from its
+    mean, and that action's log-probability; the policy's own sample stays everywhere else.
+    ``overridden_share`` logs how many steps had an override."""
+    cfg = _cfg("handover", assist_release_probability=1.0, assist_as_actions=True)
+    trainer = Trainer(tmp_path / "run", cfg, tiny_train_config(1), seed=0, progress=False)
+    trainer.run()
+    rows = [json.loads(line) for line in (tmp_path / "run" / "progress.jsonl").read_text().splitlines()]
+    assert 0.0 <= rows[-1]["overridden_share"] <= 1.0
+    obs = trainer.env.get_observations()
+    with torch.inference_mode():
+        sample = trainer.alg.act(obs).clone()
+        mean, std = (p.clone() for p in trainer.alg.transition.distribution_params[:2])
+        over = torch.zeros_like(sample, dtype=torch.bool)
+        over[0, :2] = True
+        executed = sample.clone()
+        executed[0, 0] = mean[0, 0] + 10.0 * std[0, 0]  # far beyond: stored at the bound
+        executed[0, 1] = mean[0, 1] - 0.5 * std[0, 1]  # within: stored as executed
+        executed[1] = 0.0  # not overridden on row 1: its sample stays
+        trainer.overridden_steps = 0
+        trainer._store_executed_actions({"overridden": over, "executed_actions": executed})
+        stored = trainer.alg.transition.actions
+        k = trainer.train.executed_action_max_std
+        assert stored[0, 0].item() == pytest.approx((mean[0, 0] + k * std[0, 0]).item(), rel=1e-5)
+        assert stored[0, 1].item() == pytest.approx(executed[0, 1].item(), rel=1e-5)
+        torch.testing.assert_close(stored[0, 2:], sample[0, 2:])
+        torch.testing.assert_close(stored[1], sample[1])
+        torch.testing.assert_close(trainer.alg.transition.actions_log_prob, trainer.alg.actor.get_output_log_prob(stored))
+        assert trainer.overridden_steps == 1
+        trainer.alg.transition.clear()
+    with pytest.raises(ValueError, match="executed_action_max_std must be > 0"):
+        TrainConfig(executed_action_max_std=0.0).validate()
 
 
 def test_eval_assist_release_measures_hand_b_alone_and_only_for_handover(checkpoints, capsys):

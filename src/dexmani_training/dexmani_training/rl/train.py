@@ -121,6 +121,9 @@ class TrainConfig:
     max_minutes: float | None = None  # stop after this much wall-clock training time
     save_interval: int = 50
     num_threads: int | None = None  # simulator threads; default all cores
+    # Actions a training aid executed for the policy are stored at most this many of the
+    # policy's standard deviations from its mean (see Trainer._store_executed_actions).
+    executed_action_max_std: float = 2.0
     torch_threads: int | None = None  # None: 1 thread while the simulator threads step, all cores for the update
     # Domain-randomization curriculum (the strength of every term, 0 … 1; evaluation and
     # checkpoints always use 1):
@@ -171,6 +174,8 @@ class TrainConfig:
     ppo: PPOConfig = field(default_factory=PPOConfig)
 
     def validate(self) -> None:
+        if self.executed_action_max_std <= 0:
+            raise ValueError(f"executed_action_max_std must be > 0, got {self.executed_action_max_std}")
         if self.randomization_curriculum not in CURRICULA:
             raise ValueError(f"randomization_curriculum must be one of {list(CURRICULA)}, got {self.randomization_curriculum!r}")
         if self.randomization_curriculum == "linear" and self.randomization_ramp_env_steps <= 0:
@@ -411,6 +416,7 @@ class Trainer:
         self.iteration = 0
         self.env_steps = 0
         self.wall_s = 0.0
+        self.overridden_steps = 0  # this iteration's env steps with actions a training aid executed
         self.episodes: collections.deque = collections.deque(maxlen=max(200, 2 * cfg.num_envs))
         if resume:
             self._load(latest)
@@ -499,6 +505,7 @@ class Trainer:
                     for _ in range(self.train.ppo.num_steps_per_env):
                         actions = self.alg.act(obs)
                         obs, rewards, dones, extras = self.env.step(actions)
+                        self._store_executed_actions(extras)
                         self.alg.process_env_step(obs, rewards, dones, extras)
                     self.alg.compute_returns(obs)
                 t1 = time.perf_counter()
@@ -539,6 +546,30 @@ class Trainer:
                         "run_dir": str(self.run_dir)})
         return summary
 
+    def _store_executed_actions(self, extras: dict[str, Any]) -> None:
+        """Where a training aid moved joints for the policy (``extras["overridden"]``, envs ×
+        actions, e.g. handover's ``assist_as_actions``), the rollout stores the action the env
+        executed for those joints instead of the policy's ignored sample, so that PPO credits the
+        return that followed to the policy's outputs for them. The stored value is moved to within
+        ``executed_action_max_std`` of the policy's standard deviations from its mean: PPO's
+        probability ratio of an action many deviations away (a mean outside [-1, 1] held at 0,
+        say) overflowed within an update and turned the policy's parameters to NaN in two of two
+        runs (30 and 40 iterations). Each update then moves the policy towards the executed action
+        by a bounded step."""
+        overridden = extras.get("overridden")
+        if overridden is None:
+            return
+        self.overridden_steps += int(overridden.any(dim=1).sum())
+        if not overridden.any():
+            return
+        tr = self.alg.transition
+        mean, std = tr.distribution_params[:2]
+        k = self.train.executed_action_max_std
+        executed = extras["executed_actions"].to(mean)
+        pulled = mean + torch.minimum(torch.maximum(executed - mean, -k * std), k * std)
+        tr.actions = torch.where(overridden.to(mean.device), pulled, tr.actions)
+        tr.actions_log_prob = self.alg.actor.get_output_log_prob(tr.actions).detach()
+
     def _log(self, writer, losses: dict[str, float], steps: int, collect_s: float, learn_s: float) -> dict[str, Any]:
         eps = list(self.episodes)
         stages = self.env.stage_names
@@ -547,6 +578,9 @@ class Trainer:
         # Episodes the env helped (a training aid, e.g. handover's assisted release) are not what
         # eval measures either: those from nominal resets are logged on their own.
         nominal = [e for e in eps if not e.get("from_library") and not e.get("assisted")]
+        if self.env.cfg.training_aids_on() and getattr(self.env.cfg, "assist_as_actions", False):
+            row["overridden_share"] = self.overridden_steps / steps  # stored with the env's actions
+        self.overridden_steps = 0
         if eps:
             for s in stages:
                 row[f"{s}_rate"] = float(np.mean([e[s] for e in eps]))

@@ -508,6 +508,35 @@ class ManipulationEnv:
             targets[mask] = np.broadcast_to(self.default_pose, targets.shape)[mask]
         return np.clip(targets, self.lower, self.upper)
 
+    def overridden_joints(self, previous: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Where this step's targets are the env's and not the policy's (a training aid that
+        moves joints for the policy): (rows, joint mask per row, the action per joint, in the
+        env's frame, that moves the targets from ``previous`` to where they now are). None:
+        nowhere, and ``step`` reports no executed actions. The base task overrides nothing."""
+        return None
+
+    def _executed_actions(self, policy_action: np.ndarray, mirrored: np.ndarray, previous: np.ndarray):
+        """The actions in the policy's frame that the env executed this step (the policy's own,
+        clipped, except where ``overridden_joints`` says otherwise) and which of them the env
+        chose (a mask, envs × actions, in the policy's frame), or None where no training aid asks
+        to report them."""
+        over = self.overridden_joints(previous)
+        if over is None:
+            return None
+        rows, mask, values = over
+        executed = policy_action.copy()
+        own = policy_action[rows].copy()
+        flip = mirrored[rows]
+        own[flip] = mirror_joints(own[flip])  # to the env's frame, where the override is known
+        own = np.where(mask, np.clip(values, -1.0, 1.0), own)
+        own[flip] = mirror_joints(own[flip])  # and back (an involution)
+        mask = mask.astype(float)
+        mask[flip] = mirror_joints(mask[flip])  # a mirrored joint's sign flip leaves the mask 0/1 up to sign
+        executed[rows] = own
+        overridden = np.zeros(executed.shape, dtype=bool)
+        overridden[rows] = mask != 0
+        return executed.astype(np.float32), overridden
+
     def step(self, actions: torch.Tensor):
         rc = self.cfg.randomization
         policy_action = np.clip(np.asarray(actions.detach().cpu().numpy(), dtype=float), -1.0, 1.0)
@@ -523,6 +552,7 @@ class ManipulationEnv:
             a = np.clip(a + st * self.rng.normal(0.0, rc.action_noise, a.shape), -1.0, 1.0)
         previous = self.targets
         self.targets = self._actions_to_targets(a)
+        executed = self._executed_actions(policy_action, mirrored, previous)
         cmd = self.targets
         if rc.on("action_lag") and rc.action_lag_probability > 0:
             lag = self.rng.random(self.num_envs) < st * rc.action_lag_probability
@@ -561,6 +591,8 @@ class ManipulationEnv:
             self.reset(done_ids)
         obs = self.get_observations()
         extras = {"time_outs": torch.as_tensor(time_out & ~terminated), "log": {}}
+        if executed is not None:
+            extras["executed_actions"], extras["overridden"] = (torch.as_tensor(x) for x in executed)
         return obs, torch.as_tensor(reward, dtype=torch.float32), torch.as_tensor(done), extras
 
     def terminated(self, state: dict[str, np.ndarray]) -> np.ndarray:

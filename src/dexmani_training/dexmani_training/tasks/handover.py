@@ -185,9 +185,17 @@ class HandoverConfig(TaskConfig):
     # only: drills of B's part, from library states, alongside nominal episodes of the whole
     # handover, which the policy still has to finish by itself) or ``nominal``.
     assist_release_resets: str = "all"
+    # With the assist: training stores the actions the env executed for hand A (0 while A is
+    # held still, the step towards open and the default pose while A lets go) in place of the
+    # policy's sampled ones, with their log-probability under the policy, so PPO credits A's
+    # hold and release to the policy's own outputs for A (intervention learning). Without it,
+    # the policy's ignored actions for A were stored, and the return that followed the release
+    # taught A nothing: no policy trained with the assist let go by itself (``released`` at
+    # most 0.008).
+    assist_as_actions: bool = False
 
     def without_training_aids(self) -> "HandoverConfig":
-        return replace(self, assist_release_probability=0.0, assist_hold_a=False)
+        return replace(self, assist_release_probability=0.0, assist_hold_a=False, assist_as_actions=False)
 
     def validate(self) -> None:
         super().validate()
@@ -207,6 +215,9 @@ class HandoverConfig(TaskConfig):
                              f"got {self.assist_release_resets!r}")
         if self.assist_hold_a and self.assist_release_probability == 0:
             raise ValueError("assist_hold_a holds hand A still until the assisted release: it needs "
+                             "assist_release_probability > 0")
+        if self.assist_as_actions and self.assist_release_probability == 0:
+            raise ValueError("assist_as_actions stores the assist's actions for hand A: it needs "
                              "assist_release_probability > 0")
         if self.assist_release_after_s < 0:
             raise ValueError(f"assist_release_after_s must be >= 0, got {self.assist_release_after_s}")
@@ -269,6 +280,7 @@ class Handover(ManipulationEnv):
             self.assist_clock = np.zeros(n, dtype=int)  # steps since the assist's trigger (see assist_release_trigger)
             self.assist_drawn = np.zeros(n, dtype=bool)  # this episode's A lets go when the clock runs out
             self.assist_active = np.zeros(n, dtype=bool)  # ... and now it does
+            self.assist_overrides = np.zeros(n, dtype=bool)  # this step's targets for A are the assist's
 
     def sample_nominal_object(self, ids):
         self._ensure_state()
@@ -337,9 +349,11 @@ class Handover(ManipulationEnv):
         targets = super()._actions_to_targets(a)
         if self.hand_a is None:
             return targets
+        self.assist_overrides = self.assist_active.copy()
         if self.cfg.assist_hold_a:  # from the trigger until the release, A's targets stay where they are
             triggered = self.stage >= 2 if self.cfg.assist_release_trigger == "stage_2" else self.assist_clock > 0
             held = np.flatnonzero(self.assist_drawn & triggered & ~self.assist_active)
+            self.assist_overrides[held] = True
             for side in (LEFT, RIGHT):
                 r = held[self.hand_a[held] == side]
                 cells = np.ix_(r, np.concatenate(side_joint_indices(side)))
@@ -358,6 +372,30 @@ class Handover(ManipulationEnv):
                     prev = self.targets[cells]
                     targets[cells] = prev + np.clip(goal - prev, -step, step)
         return targets
+
+    def overridden_joints(self, previous):
+        if not self.cfg.assist_as_actions or self.hand_a is None:
+            return None
+        rows = np.flatnonzero(self.assist_overrides)
+        n = self.num_actions
+        mask = np.zeros((rows.size, n), dtype=bool)
+        values = np.zeros((rows.size, n))
+        ac = self.cfg.action
+        open_q, closed_q = hand_open_closed()
+        for side in (LEFT, RIGHT):
+            k = np.flatnonzero(self.hand_a[rows] == side)
+            arm, fingers = side_joint_indices(side)
+            r = rows[k]
+            for joints in (arm, fingers):
+                mask[np.ix_(k, joints)] = True
+            values[np.ix_(k, arm)] = (self.targets[np.ix_(r, arm)] - previous[np.ix_(r, arm)]) / ac.arm_action_scale_rad
+            if ac.hand_mode == "relative":
+                step = self.targets[np.ix_(r, fingers)] - previous[np.ix_(r, fingers)]
+                values[np.ix_(k, fingers)] = step / ac.hand_action_scale_rad
+            else:  # the absolute action that puts the fingers' targets where they are
+                o, c = open_q[fingers], closed_q[fingers]
+                values[np.ix_(k, fingers)] = 2.0 * (self.targets[np.ix_(r, fingers)] - o) / (c - o) - 1.0
+        return rows, mask, values
 
     def mirrored_envs(self):
         self._ensure_state()
