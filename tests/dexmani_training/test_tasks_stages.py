@@ -547,6 +547,21 @@ def test_handover_assist_as_actions_reports_the_actions_the_env_executed(small_e
         np.testing.assert_allclose(np.clip(previous + scale * a_env, env.lower, env.upper), env.targets, atol=1e-5)
         released |= env.assist_active[:2].all() and np.abs(executed[over]).max() > 0.5
     assert released  # the release phase (A opening, arm drawn back) was replayed, not just the hold
+    # Held at a joint limit, the policy's own push into the limit is what the env executed: it
+    # stays (holding a closed grip is not action 0); an action away from the limit is not.
+    env = small_env("handover", num_envs=2, directions=["right_to_left"], assist_release_probability=1.0,
+                    assist_release_trigger="stage_2", assist_hold_a=True, assist_as_actions=True)
+    env.stage[:] = 2
+    a_fingers = side_joint_indices(RIGHT)[1]
+    env.targets[:, a_fingers] = closed_q[a_fingers]
+    into = np.sign(closed_q[a_fingers] - open_q[a_fingers])
+    actions = np.zeros((2, env.num_actions))
+    actions[0, a_fingers] = 1.5 * into
+    actions[1, a_fingers] = -0.5 * into
+    executed = env.step(torch.as_tensor(actions, dtype=torch.float32))[3]["executed_actions"].numpy()
+    np.testing.assert_allclose(executed[0, a_fingers], into)
+    np.testing.assert_allclose(executed[1, a_fingers], 0.0, atol=1e-6)
+    np.testing.assert_allclose(env.targets[:, a_fingers], np.tile(closed_q[a_fingers], (2, 1)))
     plain = small_env("handover", num_envs=1, assist_release_probability=1.0)
     assert "executed_actions" not in plain.step(torch.zeros(1, plain.num_actions))[3]
     with pytest.raises(ValueError, match="assist_as_actions .* needs assist_release_probability > 0"):

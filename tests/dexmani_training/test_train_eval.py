@@ -895,8 +895,35 @@ def test_executed_actions_are_stored_in_place_of_the_sample_within_bounds(tmp_pa
         torch.testing.assert_close(trainer.alg.transition.actions_log_prob, trainer.alg.actor.get_output_log_prob(stored))
         assert trainer.overridden_steps == 1
         trainer.alg.transition.clear()
+        trainer._own_samples.clear()
+        # ``positive_advantage``: after the returns, only the steps that did better than the
+        # batch's mean keep the executed action; the others get the policy's sample back.
+        from dataclasses import replace as dc_replace
+
+        trainer.train = dc_replace(trainer.train, executed_actions_kept="positive_advantage")
+        st = trainer.alg.storage
+        st.clear()
+        sample = trainer.alg.act(obs).clone()
+        own_log_prob = trainer.alg.transition.actions_log_prob.clone()
+        over = torch.zeros_like(sample, dtype=torch.bool)
+        over[:, 0] = True  # both rows overridden on their first action
+        executed = sample.clone()
+        executed[:, 0] = trainer.alg.transition.distribution_params[0][:, 0] + 0.1
+        trainer._store_executed_actions({"overridden": over, "executed_actions": executed})
+        n = sample.shape[0]
+        trainer.alg.process_env_step(obs, torch.zeros(n), torch.zeros(n, dtype=torch.bool), {})
+        st.advantages[0, :, 0] = torch.tensor([1.0, -1.0])
+        trainer._keep_executed_actions()
+        assert st.actions[0, 0, 0].item() == pytest.approx(executed[0, 0].item(), rel=1e-5)  # paid off: kept
+        torch.testing.assert_close(st.actions[0, 1], sample[1])  # did not: the policy's own sample
+        assert st.actions_log_prob[0, 1, 0].item() == pytest.approx(own_log_prob[1].item())
+        assert st.actions_log_prob[0, 0, 0].item() != pytest.approx(own_log_prob[0].item())
+        assert trainer._own_samples == []
+        st.clear()
     with pytest.raises(ValueError, match="executed_action_max_std must be > 0"):
         TrainConfig(executed_action_max_std=0.0).validate()
+    with pytest.raises(ValueError, match="executed_actions_kept must be one of"):
+        TrainConfig(executed_actions_kept="some").validate()
 
 
 def test_eval_assist_release_measures_hand_b_alone_and_only_for_handover(checkpoints, capsys):

@@ -113,6 +113,7 @@ class PPOConfig:
 
 CURRICULA = ("adaptive", "linear", "off")
 TASK_CURRICULA = ("adaptive", "off")
+EXECUTED_KEPT = ("all", "positive_advantage")
 
 
 @dataclass
@@ -124,6 +125,11 @@ class TrainConfig:
     # Actions a training aid executed for the policy are stored at most this many of the
     # policy's standard deviations from its mean (see Trainer._store_executed_actions).
     executed_action_max_std: float = 2.0
+    # Which of those executed actions stay in the rollout for the update: ``all``, or
+    # ``positive_advantage`` (those whose advantage came out above the batch's mean; the others
+    # get the policy's own sample back, as without the aid): the policy imitates the aid where it
+    # paid off and is not pushed away from it where it did not.
+    executed_actions_kept: str = "all"
     torch_threads: int | None = None  # None: 1 thread while the simulator threads step, all cores for the update
     # Domain-randomization curriculum (the strength of every term, 0 … 1; evaluation and
     # checkpoints always use 1):
@@ -176,6 +182,8 @@ class TrainConfig:
     def validate(self) -> None:
         if self.executed_action_max_std <= 0:
             raise ValueError(f"executed_action_max_std must be > 0, got {self.executed_action_max_std}")
+        if self.executed_actions_kept not in EXECUTED_KEPT:
+            raise ValueError(f"executed_actions_kept must be one of {list(EXECUTED_KEPT)}, got {self.executed_actions_kept!r}")
         if self.randomization_curriculum not in CURRICULA:
             raise ValueError(f"randomization_curriculum must be one of {list(CURRICULA)}, got {self.randomization_curriculum!r}")
         if self.randomization_curriculum == "linear" and self.randomization_ramp_env_steps <= 0:
@@ -417,6 +425,7 @@ class Trainer:
         self.env_steps = 0
         self.wall_s = 0.0
         self.overridden_steps = 0  # this iteration's env steps with actions a training aid executed
+        self._own_samples: list = []  # (rollout step, rows, the policy's samples, their log-probs) it replaced
         self.episodes: collections.deque = collections.deque(maxlen=max(200, 2 * cfg.num_envs))
         if resume:
             self._load(latest)
@@ -508,6 +517,7 @@ class Trainer:
                         self._store_executed_actions(extras)
                         self.alg.process_env_step(obs, rewards, dones, extras)
                     self.alg.compute_returns(obs)
+                    self._keep_executed_actions()
                 t1 = time.perf_counter()
                 torch.set_num_threads(self.train.torch_threads or self._cores)
                 losses = self.alg.update()
@@ -567,8 +577,24 @@ class Trainer:
         k = self.train.executed_action_max_std
         executed = extras["executed_actions"].to(mean)
         pulled = mean + torch.minimum(torch.maximum(executed - mean, -k * std), k * std)
+        rows = overridden.any(dim=1).to(mean.device)
+        self._own_samples.append((self.alg.storage.step, rows, tr.actions[rows].clone(), tr.actions_log_prob[rows].clone()))
         tr.actions = torch.where(overridden.to(mean.device), pulled, tr.actions)
         tr.actions_log_prob = self.alg.actor.get_output_log_prob(tr.actions).detach()
+
+    def _keep_executed_actions(self) -> None:
+        """After the returns: with ``executed_actions_kept: positive_advantage``, the steps whose
+        (normalized) advantage is not above 0 get the policy's own sample and its log-probability
+        back in the rollout."""
+        own, self._own_samples = self._own_samples, []
+        if self.train.executed_actions_kept == "all":
+            return
+        st = self.alg.storage
+        for t, rows, actions, log_prob in own:
+            back = st.advantages[t, rows, 0] <= 0
+            ids = rows.nonzero().flatten()[back]
+            st.actions[t, ids] = actions[back]
+            st.actions_log_prob[t, ids, 0] = log_prob[back].view(-1)
 
     def _log(self, writer, losses: dict[str, float], steps: int, collect_s: float, learn_s: float) -> dict[str, Any]:
         eps = list(self.episodes)

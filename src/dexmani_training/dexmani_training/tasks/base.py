@@ -508,11 +508,12 @@ class ManipulationEnv:
             targets[mask] = np.broadcast_to(self.default_pose, targets.shape)[mask]
         return np.clip(targets, self.lower, self.upper)
 
-    def overridden_joints(self, previous: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    def overridden_joints(self, previous: np.ndarray) -> tuple[np.ndarray, ...] | None:
         """Where this step's targets are the env's and not the policy's (a training aid that
-        moves joints for the policy): (rows, joint mask per row, the action per joint, in the
-        env's frame, that moves the targets from ``previous`` to where they now are). None:
-        nowhere, and ``step`` reports no executed actions. The base task overrides nothing."""
+        moves joints for the policy): (rows, joint mask per row, lowest and highest action per
+        joint, in the env's frame, that move the targets from ``previous`` to where they now are:
+        equal, except at a joint limit, where every action pushing into it does). None: nowhere,
+        and ``step`` reports no executed actions. The base task overrides nothing."""
         return None
 
     def _executed_actions(self, policy_action: np.ndarray, mirrored: np.ndarray, previous: np.ndarray):
@@ -523,12 +524,13 @@ class ManipulationEnv:
         over = self.overridden_joints(previous)
         if over is None:
             return None
-        rows, mask, values = over
+        rows, mask, lo, hi = over
         executed = policy_action.copy()
         own = policy_action[rows].copy()
         flip = mirrored[rows]
         own[flip] = mirror_joints(own[flip])  # to the env's frame, where the override is known
-        own = np.where(mask, np.clip(values, -1.0, 1.0), own)
+        # The executed action nearest the policy's own (the same where that one did it).
+        own = np.where(mask, np.clip(np.clip(own, lo, hi), -1.0, 1.0), own)
         own[flip] = mirror_joints(own[flip])  # and back (an involution)
         mask = mask.astype(float)
         mask[flip] = mirror_joints(mask[flip])  # a mirrored joint's sign flip leaves the mask 0/1 up to sign

@@ -379,23 +379,33 @@ class Handover(ManipulationEnv):
         rows = np.flatnonzero(self.assist_overrides)
         n = self.num_actions
         mask = np.zeros((rows.size, n), dtype=bool)
-        values = np.zeros((rows.size, n))
+        lo = np.zeros((rows.size, n))
         ac = self.cfg.action
         open_q, closed_q = hand_open_closed()
+        rising = np.ones(n)  # the sign of d target / d action per joint
         for side in (LEFT, RIGHT):
             k = np.flatnonzero(self.hand_a[rows] == side)
             arm, fingers = side_joint_indices(side)
             r = rows[k]
             for joints in (arm, fingers):
                 mask[np.ix_(k, joints)] = True
-            values[np.ix_(k, arm)] = (self.targets[np.ix_(r, arm)] - previous[np.ix_(r, arm)]) / ac.arm_action_scale_rad
+            lo[np.ix_(k, arm)] = (self.targets[np.ix_(r, arm)] - previous[np.ix_(r, arm)]) / ac.arm_action_scale_rad
             if ac.hand_mode == "relative":
                 step = self.targets[np.ix_(r, fingers)] - previous[np.ix_(r, fingers)]
-                values[np.ix_(k, fingers)] = step / ac.hand_action_scale_rad
+                lo[np.ix_(k, fingers)] = step / ac.hand_action_scale_rad
             else:  # the absolute action that puts the fingers' targets where they are
                 o, c = open_q[fingers], closed_q[fingers]
-                values[np.ix_(k, fingers)] = 2.0 * (self.targets[np.ix_(r, fingers)] - o) / (c - o) - 1.0
-        return rows, mask, values
+                lo[np.ix_(k, fingers)] = 2.0 * (self.targets[np.ix_(r, fingers)] - o) / (c - o) - 1.0
+                rising[fingers] = np.sign(c - o)
+        # A target at a joint limit is where any action pushing further into the limit puts it:
+        # each of those is what the env executed, so the policy's own one is kept if it does
+        # (holding a closed grip is not action 0 but the policy's push into the limit).
+        hi = lo.copy()
+        at_upper = self.targets[rows] >= self.upper - 1e-9
+        at_lower = self.targets[rows] <= self.lower + 1e-9
+        hi[at_upper & (rising > 0) | at_lower & (rising < 0)] = np.inf
+        lo[at_lower & (rising > 0) | at_upper & (rising < 0)] = -np.inf
+        return rows, mask, lo, hi
 
     def mirrored_envs(self):
         self._ensure_state()
