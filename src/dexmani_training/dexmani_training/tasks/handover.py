@@ -186,12 +186,14 @@ class HandoverConfig(TaskConfig):
     # handover, which the policy still has to finish by itself) or ``nominal``.
     assist_release_resets: str = "all"
     # With the assist: training stores the actions the env executed for hand A (0 while A is
-    # held still, the step towards open and the default pose while A lets go) in place of the
-    # policy's sampled ones, with their log-probability under the policy, so PPO credits A's
-    # hold and release to the policy's own outputs for A (intervention learning). Without it,
-    # the policy's ignored actions for A were stored, and the return that followed the release
-    # taught A nothing: no policy trained with the assist let go by itself (``released`` at
-    # most 0.008).
+    # held still, or the policy's own push into a joint limit the target sits at; the step
+    # towards open and the default pose while A lets go) in place of the policy's sampled ones,
+    # with their log-probability under the policy, so PPO credits A's hold and release to the
+    # policy's own outputs for A (see TrainConfig.executed_action_max_std and
+    # executed_actions_kept). Without it, the policy's ignored actions for A were stored, and the
+    # return that followed the release taught A nothing: no policy trained with the assist let
+    # go by itself (``released`` at most 0.008). With it, none did either (README: "A's release
+    # learned from the assist").
     assist_as_actions: bool = False
 
     def without_training_aids(self) -> "HandoverConfig":
