@@ -508,23 +508,41 @@ class ManipulationEnv:
             targets[mask] = np.broadcast_to(self.default_pose, targets.shape)[mask]
         return np.clip(targets, self.lower, self.upper)
 
-    def overridden_joints(self, previous: np.ndarray) -> tuple[np.ndarray, ...] | None:
+    def overridden_joints(self) -> tuple[np.ndarray, np.ndarray] | None:
         """Where this step's targets are the env's and not the policy's (a training aid that
-        moves joints for the policy): (rows, joint mask per row, lowest and highest action per
-        joint, in the env's frame, that move the targets from ``previous`` to where they now are:
-        equal, except at a joint limit, where every action pushing into it does). None: nowhere,
-        and ``step`` reports no executed actions. The base task overrides nothing."""
+        moves joints for the policy): (rows, joint mask per row, in the env's frame). None:
+        nowhere, and ``step`` reports no executed actions. The base task overrides nothing."""
         return None
+
+    def _action_bounds(self, previous: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The inverse of ``_actions_to_targets`` per joint: the lowest and highest action (env
+        frame) that moves the targets from ``previous`` to ``targets``. Equal, except at a joint
+        limit, where every action pushing into it does (holding a closed grip is not action 0)."""
+        ac = self.cfg.action
+        arm = self.arm_mask
+        lo = (targets - previous) / np.where(arm, ac.arm_action_scale_rad, ac.hand_action_scale_rad)
+        rising = np.ones(arm.size)  # the sign of d target / d action
+        if ac.hand_mode == "absolute":
+            open_q, closed_q = (q[~arm] for q in hand_open_closed())
+            lo[:, ~arm] = 2.0 * (targets[:, ~arm] - open_q) / (closed_q - open_q) - 1.0
+            rising[~arm] = np.sign(closed_q - open_q)
+        hi = lo.copy()
+        at_upper = targets >= self.upper - 1e-9
+        at_lower = targets <= self.lower + 1e-9
+        hi[at_upper & (rising > 0) | at_lower & (rising < 0)] = np.inf
+        lo[at_lower & (rising > 0) | at_upper & (rising < 0)] = -np.inf
+        return lo, hi
 
     def _executed_actions(self, policy_action: np.ndarray, mirrored: np.ndarray, previous: np.ndarray):
         """The actions in the policy's frame that the env executed this step (the policy's own,
         clipped, except where ``overridden_joints`` says otherwise) and which of them the env
         chose (a mask, envs × actions, in the policy's frame), or None where no training aid asks
         to report them."""
-        over = self.overridden_joints(previous)
+        over = self.overridden_joints()
         if over is None:
             return None
-        rows, mask, lo, hi = over
+        rows, mask = over
+        lo, hi = self._action_bounds(previous[rows], self.targets[rows])
         executed = policy_action.copy()
         own = policy_action[rows].copy()
         flip = mirrored[rows]

@@ -83,7 +83,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..symmetry import mirror_points
-from .base import LEFT, RIGHT, ManipulationEnv, TaskConfig, hand_open_closed, side_joint_indices
+from .base import LEFT, RIGHT, ManipulationEnv, TaskConfig, hand_open_closed, side_joint_indices, side_mask
 from .rewards import goal_tracking_reward, hand_contact_reward, object_goal_reward, quat_rotate, stage_bonus
 
 DIRECTIONS = ("right_to_left", "left_to_right")
@@ -375,39 +375,11 @@ class Handover(ManipulationEnv):
                     targets[cells] = prev + np.clip(goal - prev, -step, step)
         return targets
 
-    def overridden_joints(self, previous):
+    def overridden_joints(self):
         if not self.cfg.assist_as_actions or self.hand_a is None:
             return None
-        rows = np.flatnonzero(self.assist_overrides)
-        n = self.num_actions
-        mask = np.zeros((rows.size, n), dtype=bool)
-        lo = np.zeros((rows.size, n))
-        ac = self.cfg.action
-        open_q, closed_q = hand_open_closed()
-        rising = np.ones(n)  # the sign of d target / d action per joint
-        for side in (LEFT, RIGHT):
-            k = np.flatnonzero(self.hand_a[rows] == side)
-            arm, fingers = side_joint_indices(side)
-            r = rows[k]
-            for joints in (arm, fingers):
-                mask[np.ix_(k, joints)] = True
-            lo[np.ix_(k, arm)] = (self.targets[np.ix_(r, arm)] - previous[np.ix_(r, arm)]) / ac.arm_action_scale_rad
-            if ac.hand_mode == "relative":
-                step = self.targets[np.ix_(r, fingers)] - previous[np.ix_(r, fingers)]
-                lo[np.ix_(k, fingers)] = step / ac.hand_action_scale_rad
-            else:  # the absolute action that puts the fingers' targets where they are
-                o, c = open_q[fingers], closed_q[fingers]
-                lo[np.ix_(k, fingers)] = 2.0 * (self.targets[np.ix_(r, fingers)] - o) / (c - o) - 1.0
-                rising[fingers] = np.sign(c - o)
-        # A target at a joint limit is where any action pushing further into the limit puts it:
-        # each of those is what the env executed, so the policy's own one is kept if it does
-        # (holding a closed grip is not action 0 but the policy's push into the limit).
-        hi = lo.copy()
-        at_upper = self.targets[rows] >= self.upper - 1e-9
-        at_lower = self.targets[rows] <= self.lower + 1e-9
-        hi[at_upper & (rising > 0) | at_lower & (rising < 0)] = np.inf
-        lo[at_lower & (rising > 0) | at_upper & (rising < 0)] = -np.inf
-        return rows, mask, lo, hi
+        rows = np.flatnonzero(self.assist_overrides)  # hand A's arm and fingers there
+        return rows, np.stack([side_mask(LEFT), side_mask(RIGHT)])[self.hand_a[rows]]
 
     def mirrored_envs(self):
         self._ensure_state()
