@@ -424,7 +424,7 @@ class Trainer:
         self.iteration = 0
         self.env_steps = 0
         self.wall_s = 0.0
-        self.overridden_steps = 0  # this iteration's env steps with actions a training aid executed
+        self.overridden_steps: int | None = None  # this iteration's env steps with actions an aid executed (None: no aid reports any)
         self._own_samples: list = []  # (rollout step, rows, the policy's samples, their log-probs) it replaced
         self.episodes: collections.deque = collections.deque(maxlen=max(200, 2 * cfg.num_envs))
         if resume:
@@ -569,16 +569,18 @@ class Trainer:
         overridden = extras.get("overridden")
         if overridden is None:
             return
-        self.overridden_steps += int(overridden.any(dim=1).sum())
-        if not overridden.any():
+        rows = overridden.any(dim=1)
+        self.overridden_steps = (self.overridden_steps or 0) + int(rows.sum())
+        if not rows.any():
             return
         tr = self.alg.transition
         mean, std = tr.distribution_params[:2]
         k = self.train.executed_action_max_std
         executed = extras["executed_actions"].to(mean)
         pulled = mean + torch.minimum(torch.maximum(executed - mean, -k * std), k * std)
-        rows = overridden.any(dim=1).to(mean.device)
-        self._own_samples.append((self.alg.storage.step, rows, tr.actions[rows].clone(), tr.actions_log_prob[rows].clone()))
+        if self.train.executed_actions_kept != "all":  # kept to be put back after the returns
+            rows = rows.to(mean.device)
+            self._own_samples.append((self.alg.storage.step, rows, tr.actions[rows].clone(), tr.actions_log_prob[rows].clone()))
         tr.actions = torch.where(overridden.to(mean.device), pulled, tr.actions)
         tr.actions_log_prob = self.alg.actor.get_output_log_prob(tr.actions).detach()
 
@@ -587,8 +589,6 @@ class Trainer:
         (normalized) advantage is not above 0 get the policy's own sample and its log-probability
         back in the rollout."""
         own, self._own_samples = self._own_samples, []
-        if self.train.executed_actions_kept == "all":
-            return
         st = self.alg.storage
         for t, rows, actions, log_prob in own:
             back = st.advantages[t, rows, 0] <= 0
@@ -604,9 +604,9 @@ class Trainer:
         # Episodes the env helped (a training aid, e.g. handover's assisted release) are not what
         # eval measures either: those from nominal resets are logged on their own.
         nominal = [e for e in eps if not e.get("from_library") and not e.get("assisted")]
-        if self.env.cfg.training_aids_on() and getattr(self.env.cfg, "assist_as_actions", False):
+        if self.overridden_steps is not None:  # an aid reports the actions it executed
             row["overridden_share"] = self.overridden_steps / steps  # stored with the env's actions
-        self.overridden_steps = 0
+            self.overridden_steps = 0
         if eps:
             for s in stages:
                 row[f"{s}_rate"] = float(np.mean([e[s] for e in eps]))
