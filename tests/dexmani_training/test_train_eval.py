@@ -169,6 +169,68 @@ def test_resume_with_another_init_library_continues_the_run_and_records_it(tmp_p
         Trainer(tmp_path / "new", cfg, tiny_train_config(1), seed=0, progress=False, resume_init={"probability": 1.0})
 
 
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="torch sees no CUDA device"))]
+
+
+def _tensor_devices(obj) -> set[str]:
+    if isinstance(obj, torch.Tensor):
+        return {obj.device.type}
+    if isinstance(obj, dict):
+        obj = list(obj.values())
+    if isinstance(obj, (list, tuple)):
+        return set().union(*(_tensor_devices(v) for v in obj)) if obj else set()
+    return set()
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_training_on_a_device_writes_portable_checkpoints_and_resumes_on_the_cpu(device, tmp_path, tiny_train_config):
+    """The networks, the storage and the update live on ``train.device``; the simulator's
+    observations go there and the actions come back. Checkpoints hold CPU tensors only, so a run
+    trained on a GPU evaluates and continues on a machine without one."""
+    from dataclasses import replace
+
+    run_dir = tmp_path / "run"
+    cfg = _cfg("grasp_and_reach")
+    first = Trainer(run_dir, cfg, replace(tiny_train_config(2), device=device), seed=3, progress=False)
+    assert {p.device.type for p in first.alg.actor.parameters()} == {device}
+    assert first.alg.storage.actions.device.type == device
+    summary = first.run()
+    assert summary["iteration"] == 2 and np.isfinite(summary["return"])
+    saved = torch.load(run_dir / "latest.pt", weights_only=False)
+    assert _tensor_devices({k: v for k, v in saved.items() if k != "dexmani"}) == {"cpu"}
+    assert ("torch_cuda" in saved["dexmani"]["rng"]) == (device == "cuda")
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["train"]["device"] == device
+    result = evaluate(run_dir / "latest.pt", "grasp_and_reach", episodes=2, num_envs=2, randomize=False, num_threads=1)
+    assert result["episodes"] == 2
+
+    resumed = Trainer(run_dir, None, None, 0, resume=True, progress=False, resume_device="cpu")
+    assert resumed.device == "cpu" and {p.device.type for p in resumed.alg.actor.parameters()} == {"cpu"}
+    _assert_same_tensors(resumed.alg.optimizer.state_dict(), saved["optimizer_state_dict"])
+    _assert_same_tensors(resumed.alg.get_policy().state_dict(), saved["actor_state_dict"])
+    assert resumed.run(3)["iteration"] == 3
+
+
+def test_training_device_is_checked(tmp_path, tiny_train_config):
+    from dataclasses import replace
+
+    from dexmani_training.rl.train import resolve_device
+
+    assert resolve_device("cpu") == "cpu"
+    assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    for bad in ("gpu", "cuda:x", "tpu"):
+        with pytest.raises(ValueError, match="cpu, cuda, cuda:N or auto"):
+            resolve_device(bad)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="sees no CUDA device"):
+            resolve_device("cuda")
+    with pytest.raises(ValueError, match="CUDA device"):
+        resolve_device(f"cuda:{torch.cuda.device_count() + 1}" if torch.cuda.is_available() else "cuda:0")
+    with pytest.raises(ValueError, match="cpu, cuda, cuda:N or auto"):
+        Trainer(tmp_path / "run", _cfg("grasp_and_reach"), replace(tiny_train_config(1), device="gpu"), seed=0, progress=False)
+    with pytest.raises(ValueError, match="resumed run only"):
+        Trainer(tmp_path / "new", _cfg("grasp_and_reach"), tiny_train_config(1), seed=0, progress=False, resume_device="cpu")
+
+
 def test_resume_without_a_checkpoint_is_refused(tmp_path):
     with pytest.raises(RunDirectoryError, match="no latest.pt"):
         Trainer(tmp_path / "missing", None, None, 0, resume=True)
@@ -194,16 +256,21 @@ def test_non_empty_run_directory_needs_force(tmp_path, tiny_train_config):
 def test_cli_train_and_resume(tmp_path, capsys):
     run_dir = tmp_path / "run"
     argv = ["train", "--task", "box_lift", "--num-envs", "2", "--iterations", "1", "--no-randomization", "--no-init",
-            "--threads", "1", "--quiet", "--run-dir", str(run_dir)]
+            "--threads", "1", "--device", "auto", "--quiet", "--run-dir", str(run_dir)]
     assert main(argv) == 0
     summary = _last_json(capsys.readouterr().out)
     assert summary["iteration"] == 1 and summary["run_dir"] == str(run_dir)
     doc = yaml.safe_load((run_dir / "config.yaml").read_text())
     assert doc["task"]["randomization"]["enabled"] == [] and doc["task"]["init"]["use_library"] is False
+    assert doc["train"]["device"] == "auto"
     assert main(argv) == 2
     assert "--force" in capsys.readouterr().err
-    assert main(["train", "--task", "box_lift", "--run-dir", str(run_dir), "--resume", "--iterations", "2", "--quiet"]) == 0
+    assert main(["train", "--task", "box_lift", "--run-dir", str(run_dir), "--resume", "--iterations", "2", "--quiet",
+                 "--device", "cpu"]) == 0
     assert _last_json(capsys.readouterr().out)["iteration"] == 2
+    assert main(["train", "--task", "box_lift", "--run-dir", str(run_dir), "--resume", "--iterations", "3", "--quiet",
+                 "--device", "gpu"]) == 2
+    assert "cpu, cuda, cuda:N or auto" in capsys.readouterr().err
     assert main(["train", "--task", "box_lift", "--run-dir", str(run_dir), "--resume", "--iterations", "3",
                  "--init-probability", "0.2", "--quiet"]) == 0
     doc = yaml.safe_load((run_dir / "config.yaml").read_text())

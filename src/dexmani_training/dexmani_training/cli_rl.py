@@ -71,6 +71,8 @@ def add_train_parser(sub) -> None:
     p.add_argument("--save-interval", type=int, help="checkpoint every N iterations (default 50)")
     p.add_argument("--threads", type=int, help="simulator and torch threads (default: all cores; use 1 per run when "
                    "two trainings share a 2-core machine)")
+    p.add_argument("--device", help="where the networks and the PPO update run: cpu (default), cuda, cuda:N or auto; "
+                   "the simulator steps on the CPU threads either way (with --resume: from then on)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
 
@@ -250,7 +252,8 @@ def cmd_train(args) -> int:
     if args.resume:
         init = {k: v for k, v in (("library", args.init_library and str(args.init_library)),
                                    ("probability", args.init_probability)) if v is not None}
-        trainer = Trainer(run_dir, None, None, 0, resume=True, progress=not args.quiet, resume_init=init or None)
+        trainer = Trainer(run_dir, None, None, 0, resume=True, progress=not args.quiet, resume_init=init or None,
+                          resume_device=args.device)
         if trainer.cfg.task != args.task:
             raise ValueError(f"{run_dir} is a {trainer.cfg.task} run, not {args.task}")
         if args.max_minutes is not None:
@@ -267,6 +270,8 @@ def cmd_train(args) -> int:
             train = replace(train, save_interval=args.save_interval)
         if args.threads:
             train = replace(train, num_threads=args.threads, torch_threads=args.threads)
+        if args.device:
+            train = replace(train, device=args.device)
         if args.randomization_ramp is not None:
             ramp = int(args.randomization_ramp)
             train = replace(train, randomization_curriculum="linear" if ramp > 0 else "off", randomization_ramp_env_steps=ramp)

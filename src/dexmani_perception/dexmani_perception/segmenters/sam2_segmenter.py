@@ -286,6 +286,8 @@ class Sam2Segmenter(Segmenter):
             else:
                 feats, pos, sizes = self._encode(frame.rgb)
                 self._cached = (frame.rgb, (feats, pos, sizes))
+            if self.device.type == "cuda":  # CUDA runs asynchronously: the split needs the encoder finished
+                torch.cuda.synchronize()
             t1 = time.perf_counter()
             if self.cfg.tracking == "reprompt" or prompt is not None:
                 p = prompt if prompt is not None else self.reacquire_prompt()

@@ -131,6 +131,11 @@ class TrainConfig:
     # paid off and is not pushed away from it where it did not.
     executed_actions_kept: str = "all"
     torch_threads: int | None = None  # None: 1 thread while the simulator threads step, all cores for the update
+    # Where the networks, the rollout storage and the PPO update live: "cpu", "cuda", "cuda:N",
+    # or "auto" (cuda where torch sees one). The simulator always steps on the CPU threads;
+    # observations go to the device and actions come back each step. Checkpoints are written
+    # with CPU tensors, so a run trained on a GPU evaluates and resumes anywhere.
+    device: str = "cpu"
     # Domain-randomization curriculum (the strength of every term, 0 … 1; evaluation and
     # checkpoints always use 1):
     #   "adaptive" — start at 0; after each iteration, raise the strength by
@@ -209,6 +214,36 @@ class TrainConfig:
             raise ValueError(f"curriculum_rate_per_m_steps must be >= 0, got {self.curriculum_rate_per_m_steps}")
         if self.critic_warmup_iterations < 0:
             raise ValueError(f"critic_warmup_iterations must be >= 0, got {self.critic_warmup_iterations}")
+        resolve_device(self.device)
+
+
+def resolve_device(device: str) -> str:
+    """The torch device for ``TrainConfig.device``: "auto" is "cuda" where torch sees a GPU, else
+    "cpu"; a CUDA device torch cannot see is an error that says so."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu":
+        return device
+    if device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit()):
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {device!r}: this torch ({torch.__version__}) sees no CUDA device; "
+                             "use --device cpu (or auto)")
+        index = int(device[5:]) if ":" in device else 0
+        if index >= torch.cuda.device_count():
+            raise ValueError(f"device {device!r}: torch sees {torch.cuda.device_count()} CUDA device(s)")
+        return device
+    raise ValueError(f"device must be cpu, cuda, cuda:N or auto, got {device!r}")
+
+
+def to_cpu(obj: Any) -> Any:
+    """``obj`` (nested dicts, lists, tuples of tensors) with every tensor on the CPU."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu()
+    if isinstance(obj, dict):
+        return {k: to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(to_cpu(v) for v in obj)
+    return obj
 
 
 def next_randomization_strength(train: TrainConfig, strength: float, env_steps: int, steps: int,
@@ -268,7 +303,7 @@ def rsl_rl_config(ppo: PPOConfig) -> dict[str, Any]:
     }
 
 
-def build_algorithm(env, ppo: PPOConfig):
+def build_algorithm(env, ppo: PPOConfig, device: str = "cpu"):
     import contextlib
     import io
 
@@ -277,7 +312,7 @@ def build_algorithm(env, ppo: PPOConfig):
     # rsl_rl prints the resolved observation sets and both networks; keep stdout for results
     # (`dexmani eval --json` prints exactly one JSON object).
     with contextlib.redirect_stdout(io.StringIO()):
-        return PPO.construct_algorithm(env.get_observations(), env, rsl_rl_config(ppo), "cpu")
+        return PPO.construct_algorithm(env.get_observations().to(device), env, rsl_rl_config(ppo), device)
 
 
 def warm_start_actor(alg, cfg: TaskConfig, ppo: PPOConfig, source: str | Path) -> dict[str, Any]:
@@ -296,7 +331,7 @@ def warm_start_actor(alg, cfg: TaskConfig, ppo: PPOConfig, source: str | Path) -
     d = load_checkpoint(source)  # any task; refuses another joint table
     meta = d["dexmani"]
     src = checkpoint_task_config(d, source)
-    own = alg.actor.state_dict()
+    own = to_cpu(alg.actor.state_dict())
     layers = sorted((k for k in own if k.startswith("mlp.") and k.endswith(".weight")), key=lambda k: int(k.split(".")[1]))
     first, out = layers[0], layers[-1]
     n_obs = int(own[first].shape[1])
@@ -375,10 +410,13 @@ class Trainer:
 
     def __init__(self, run_dir: Path, cfg: TaskConfig | None, train: TrainConfig | None, seed: int, resume: bool = False,
                  force: bool = False, command: str | None = None, progress: bool = True,
-                 resume_init: dict[str, Any] | None = None):
+                 resume_init: dict[str, Any] | None = None, resume_device: str | None = None):
         """``resume_init`` (with ``resume`` only): init settings (``library``, ``probability``)
         to continue the run with, e.g. a library grown from the run's own rollouts; the change
-        is written to config.yaml (``task.init``, and a ``resumed`` entry naming the iteration)."""
+        is written to config.yaml (``task.init``, and a ``resumed`` entry naming the iteration).
+        ``resume_device`` (with ``resume`` only): continue on this device instead of the run's
+        (a run trained on a GPU continues on a machine without one; the sampled actions then
+        differ from what the run's own device would have drawn)."""
         self.run_dir = Path(run_dir)
         self.progress = progress
         latest = self.run_dir / "latest.pt"
@@ -395,6 +433,8 @@ class Trainer:
             cfg = saved_task_config(saved["task"], where="config.yaml task")
             train = config_from_dict(TrainConfig, saved["train"], where="config.yaml train")
             seed = saved["seed"]
+            if resume_device:
+                train = replace(train, device=resume_device)
             if resume_init:
                 bad = sorted(set(resume_init) - {"library", "probability"})
                 if bad:
@@ -403,8 +443,8 @@ class Trainer:
                 use = {"use_library": True} if "library" in resume_init else {}
                 cfg = replace(cfg, init=replace(cfg.init, **resume_init, **use))
                 cfg.validate()
-        elif resume_init:
-            raise ValueError("resume_init applies to a resumed run only")
+        elif resume_init or resume_device:
+            raise ValueError("resume_init and resume_device apply to a resumed run only")
         elif self.run_dir.exists() and any(self.run_dir.iterdir()):
             if not force:
                 raise RunDirectoryError(f"run directory {self.run_dir} exists and is not empty; pass --force to overwrite it, or --resume")
@@ -420,7 +460,8 @@ class Trainer:
         self.curriculum = self.env.has_task_curriculum()
         self.env.set_task_difficulty(next_task_difficulty(train, 0.0, 0, None) if self.curriculum else 1.0,
                                      spread=train.task_curriculum_spread if self.curriculum else 0.0)
-        self.alg = build_algorithm(self.env, train.ppo)
+        self.device = resolve_device(train.device)
+        self.alg = build_algorithm(self.env, train.ppo, self.device)
         self.iteration = 0
         self.env_steps = 0
         self.wall_s = 0.0
@@ -442,7 +483,7 @@ class Trainer:
 
     # --- checkpoints ------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        d = self.alg.save()
+        d = to_cpu(self.alg.save())
         d.update({
             "iter": self.iteration,
             "dexmani": {
@@ -455,7 +496,9 @@ class Trainer:
                 "randomization_strength": self.env.cfg.randomization.strength,
                 "task_difficulty": self.env.task_difficulty,  # the task curriculum's, likewise
                 "rng": {"env": self.env.rng_state(), "sim": self.env.sim.rng.bit_generator.state,
-                        "torch": torch.get_rng_state(), "numpy": np.random.get_state()},
+                        "torch": torch.get_rng_state(), "numpy": np.random.get_state(),
+                        # the policy samples its actions on the device: its generator too, for an exact resume
+                        **({"torch_cuda": torch.cuda.get_rng_state(self.device)} if self.device.startswith("cuda") else {})},
             },
         })
         return d
@@ -482,6 +525,8 @@ class Trainer:
         self.env.set_rng_state(meta["rng"]["env"])
         self.env.sim.rng.bit_generator.state = meta["rng"]["sim"]
         torch.set_rng_state(meta["rng"]["torch"])
+        if self.device.startswith("cuda") and "torch_cuda" in meta["rng"]:
+            torch.cuda.set_rng_state(meta["rng"]["torch_cuda"], self.device)
         np.random.set_state(meta["rng"]["numpy"])
         self.env.reset()
 
@@ -495,7 +540,8 @@ class Trainer:
         writer = SummaryWriter(log_dir=str(self.run_dir / "tb"), purge_step=start_it)
         bar = tqdm(total=target, initial=min(start_it, target), desc=f"{self.cfg.task}", unit="it",
                    disable=not self.progress, dynamic_ncols=True, file=sys.stderr)
-        obs = self.env.get_observations()
+        dev = self.device
+        obs = self.env.get_observations().to(dev)
         self.alg.train_mode()
         t_budget = None if self.train.max_minutes is None else self.train.max_minutes * 60.0
         summary: dict[str, Any] = {}
@@ -513,7 +559,8 @@ class Trainer:
                 with torch.inference_mode():
                     for _ in range(self.train.ppo.num_steps_per_env):
                         actions = self.alg.act(obs)
-                        obs, rewards, dones, extras = self.env.step(actions)
+                        obs, rewards, dones, extras = self.env.step(actions.cpu())
+                        obs, rewards, dones = obs.to(dev), rewards.to(dev), dones.to(dev)
                         self._store_executed_actions(extras)
                         self.alg.process_env_step(obs, rewards, dones, extras)
                     self.alg.compute_returns(obs)
