@@ -468,6 +468,28 @@ def test_handover_assisted_release_can_count_from_the_intermediate_goal(small_en
         np.testing.assert_array_equal(env.assist_active, expected)
 
 
+def test_handover_assisted_release_can_wait_for_hand_b_to_hold(small_env):
+    """``assist_release_trigger: b_holds``: the clock counts steps in which B holds the object up
+    at stage 3, without a break; a touch by B before stage 3 or a broken hold does not let A go."""
+    env = small_env("handover", num_envs=3, directions=["right_to_left"], assist_release_probability=1.0,
+                    assist_release_after_s=2 * 0.05, assist_release_trigger="b_holds")
+    env.stage[:] = [3, 3, 1]
+
+    def step(b_touch):  # A (right) and B (left) touch as given, the object 20 cm up
+        env.update_stages({"object_pos": env.sim.object_pose()[:, :3] + [0, 0, 0.2], "contact_table": np.zeros(3, bool),
+                           "contact_left": np.array(b_touch), "contact_right": np.ones(3, bool)})
+
+    step([T, T, T])
+    assert not env.assist_active.any()
+    step([T, F, T])  # env 1's hold breaks
+    np.testing.assert_array_equal(env.assist_active, [T, F, F])
+    step([T, T, T])
+    np.testing.assert_array_equal(env.assist_active, [T, F, F])  # env 1 starts over; env 2 is still at stage 1
+    np.testing.assert_array_equal(env.stage, [3, 3, 1])
+    step([T, T, T])
+    np.testing.assert_array_equal(env.assist_active, [T, T, F])
+
+
 def test_handover_assisted_release_is_a_training_aid_only(small_env):
     from dexmani_training.tasks import task_config
 

@@ -106,9 +106,9 @@ def add_eval_parser(sub) -> None:
                    help="handover: once both hands have held the object up for S seconds, make hand A let go "
                    "(fingers open, arm drawn back), to measure whether hand B's grip carries the object alone (a "
                    "diagnostic, not the task; the JSON names it)")
-    p.add_argument("--assist-release-trigger", choices=["both_hands", "stage_2"], default="both_hands",
-                   help="what starts --assist-release-after's clock: an unbroken two-hand hold (default) or the "
-                   "intermediate goal")
+    p.add_argument("--assist-release-trigger", choices=["both_hands", "stage_2", "b_holds"], default="both_hands",
+                   help="what starts --assist-release-after's clock: an unbroken two-hand hold (default), the "
+                   "intermediate goal (stage_2) or an unbroken hold by hand B at stage 3 (b_holds)")
     p.add_argument("--assist-hold-a", action="store_true",
                    help="with --assist-release-after: hand A also holds still from the trigger until it lets go "
                    "(hand B's drill)")

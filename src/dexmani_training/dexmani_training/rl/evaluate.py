@@ -111,7 +111,8 @@ def evaluate(
     resets drawn from it. ``task_difficulty``: for a checkpoint whose task config has a task
     curriculum, evaluate at this difficulty instead of the full task (1). ``assist_release_after_s``
     (handover): in every episode, this long after ``assist_release_trigger`` (``both_hands``: an
-    unbroken two-hand hold; ``stage_2``: the intermediate goal; whatever the checkpoint trained
+    unbroken two-hand hold; ``stage_2``: the intermediate goal; ``b_holds``: an unbroken hold by
+    hand B at stage 3; whatever the checkpoint trained
     with), hand A lets go for it, its fingers opened and its arm drawn back
     (``HandoverConfig.assist_release_probability``), which measures whether hand B's grip
     carries the object alone; not the task's success. ``assist_hold_a``: with it, hand A's

@@ -88,7 +88,7 @@ from .rewards import goal_tracking_reward, hand_contact_reward, object_goal_rewa
 
 DIRECTIONS = ("right_to_left", "left_to_right")
 HANDOFFS = ("switch", "floor", "continuous")
-ASSIST_TRIGGERS = ("both_hands", "stage_2")
+ASSIST_TRIGGERS = ("both_hands", "stage_2", "b_holds")
 ASSIST_RESETS = ("all", "library", "nominal")
 
 
@@ -172,7 +172,10 @@ class HandoverConfig(TaskConfig):
     # What starts the assist's clock: ``both_hands`` — both hands holding the object up, without a
     # break (a policy can avoid it by keeping B away); ``stage_2`` — the intermediate goal reached
     # (A holds the object at the midline), whatever B does: A then opens after
-    # ``assist_release_after_s`` and the object stays up only if B holds it by then.
+    # ``assist_release_after_s`` and the object stays up only if B holds it by then; ``b_holds`` —
+    # hand B holding the object up at stage 3 (with ``contact_b_min_contact_b``, on its own
+    # stickers), without a break: A lets go only from a grasp of B's that the stage counts, so
+    # the assisted episodes start where B's part of the handover really begins.
     assist_release_trigger: str = "both_hands"
     # With the assist: from its trigger until A lets go, hand A's arm and finger targets also
     # hold still (the policy's actions for A are ignored), so hand B takes the object from a
@@ -432,6 +435,8 @@ class Handover(ManipulationEnv):
         self.held_steps[np.flatnonzero(up), held_by[up]] += 1
         if c.assist_release_trigger == "both_hands":  # steps of an unbroken two-hand hold
             self.assist_clock = np.where(up & touch_a & touch_b, self.assist_clock + 1, 0)
+        elif c.assist_release_trigger == "b_holds":  # steps of an unbroken stage-3 hold by B
+            self.assist_clock = np.where((s >= 3) & touch_b & off_table, self.assist_clock + 1, 0)
         else:  # steps since the intermediate goal
             self.assist_clock = np.where(s >= 2, self.assist_clock + 1, 0)
         after = max(1, round(c.assist_release_after_s / self.dt_s))
