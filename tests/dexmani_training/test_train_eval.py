@@ -372,6 +372,39 @@ def test_eval_from_a_given_init_library(checkpoints, capsys, tmp_path):
     assert "add --init-library" in capsys.readouterr().err
 
 
+def test_eval_switches_to_a_second_actor_from_a_stage(checkpoints, capsys, tmp_path):
+    """--switch-to: from the step an episode reaches --switch-at-stage, the second checkpoint's
+    actor acts. Here every episode starts past stage 2 (library states after hand B's touch), so
+    with a switch at 2 the second actor acts throughout: the result is the second checkpoint's
+    own, not the first's."""
+    from dexmani_training.init_library import DATA_DIR
+
+    src = InitLibrary.load(DATA_DIR / "handover_bar.npz")
+    after = np.flatnonzero(src.stage == 3)[:40]
+    lib = tmp_path / "after_b.npz"
+    InitLibrary(src.joint_pos[after], src.object_pose[after], src.meta, src.lead_hand[after], src.stage[after]).save(lib)
+    d = torch.load(checkpoints["handover"], weights_only=False)
+    out = max((k for k in d["actor_state_dict"] if k.startswith("mlp.") and k.endswith(".weight")),
+              key=lambda k: int(k.split(".")[1]))
+    for k in (out, out.replace(".weight", ".bias")):
+        d["actor_state_dict"][k] = torch.zeros_like(d["actor_state_dict"][k])  # mean action 0: targets stay
+    still = tmp_path / "still.pt"
+    torch.save(d, still)
+    base = ["eval", "--task", "handover", "--episodes", "4", "--json", "--num-envs", "2", "--objects", "bar_5x18x5cm",
+            "--no-randomization", "--init-library", str(lib), "--init-probability", "1.0"]
+    first = _eval_json(capsys, base + ["--checkpoint", str(checkpoints["handover"])])
+    second = _eval_json(capsys, base + ["--checkpoint", str(still)])
+    switched = _eval_json(capsys, base + ["--checkpoint", str(checkpoints["handover"]), "--switch-to", str(still)])
+    assert first["mean_return"] != second["mean_return"]
+    assert switched["mean_return"] == second["mean_return"]
+    assert switched["switch_to"] == str(still) and switched["switch_at_stage"] == 2 and "switch_to" not in first
+    for extra, message in ((["--switch-at-stage", "2"], "add --switch-to"),
+                           (["--switch-to", str(still), "--switch-at-stage", "4"], "switch_at_stage must name a stage"),
+                           (["--switch-to", str(checkpoints["box_lift"])], "trained for task 'box_lift'")):
+        assert main(base + ["--checkpoint", str(checkpoints["handover"])] + extra) == 2
+        assert message in capsys.readouterr().err
+
+
 def test_eval_writes_videos_of_the_first_episodes(checkpoints, tmp_path):
     import imageio.v3 as iio
 

@@ -118,6 +118,12 @@ def add_eval_parser(sub) -> None:
     p.add_argument("--init-grip-rad", type=float, metavar="RAD",
                    help="with --init-library: start the finger targets of each hand that holds the object this much "
                    "further closed (default: the checkpoint's init.grip_rad)")
+    p.add_argument("--switch-to", type=Path, metavar="CHECKPOINT",
+                   help="a second checkpoint of the task whose actor takes over in each episode once it reaches "
+                   "--switch-at-stage: do two policies, each trained for one part, finish the task together")
+    p.add_argument("--switch-at-stage", type=int, metavar="K",
+                   help="with --switch-to: the stage from which the second actor acts (default 2; handover: A "
+                   "holding the object at the intermediate goal)")
     p.add_argument("--video", type=Path, help="write MP4s of the first episodes (third-view camera) here")
     p.add_argument("--video-episodes", type=int, default=3)
     p.add_argument("--json", action="store_true", help="print only the JSON object")
@@ -321,6 +327,8 @@ def cmd_eval(args) -> int:
             raise ValueError(f"{flag} applies to resets from an init library; add --init-library")
     if args.assist_hold_a and args.assist_release_after is None:
         raise ValueError("--assist-hold-a holds hand A still until it lets go: add --assist-release-after")
+    if args.switch_at_stage is not None and args.switch_to is None:
+        raise ValueError("--switch-at-stage names when --switch-to's checkpoint takes over: add --switch-to")
     ckpt = resolve_checkpoint(args.checkpoint, args.task)
     result = evaluate(
         ckpt, args.task, args.episodes, args.objects, args.seed, args.num_envs, not args.no_randomization,
@@ -328,6 +336,8 @@ def cmd_eval(args) -> int:
         task_difficulty=args.task_difficulty, stochastic=args.stochastic,
         assist_release_after_s=args.assist_release_after, assist_release_trigger=args.assist_release_trigger,
         assist_hold_a=args.assist_hold_a, init_stages=args.init_stages, init_grip_rad=args.init_grip_rad,
+        switch_to=args.switch_to and resolve_checkpoint(args.switch_to, args.task),
+        switch_at_stage=2 if args.switch_at_stage is None else args.switch_at_stage,
     )
     text = json.dumps(result, indent=None if args.json else 2)
     print(text)

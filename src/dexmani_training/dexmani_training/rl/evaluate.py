@@ -22,7 +22,7 @@ import torch
 
 from ..dataclass_config import config_from_dict
 from ..tasks import TASKS, make_env
-from .train import PPOConfig, build_algorithm, check_checkpoint, saved_task_config
+from .train import OBSERVATION_OPTIONS, PPOConfig, build_algorithm, check_checkpoint, saved_task_config
 
 
 def load_checkpoint(path: str | Path, task: str | None = None) -> dict[str, Any]:
@@ -76,10 +76,32 @@ def policy_env(d: dict[str, Any], cfg, checkpoint: str | Path, seed: int = 0, nu
             f"checkpoint {checkpoint} expects {meta['num_policy_obs']} policy observations, the task gives "
             f"{env.get_observations()['policy'].shape[1]}"
         )
-    alg = build_algorithm(env, config_from_dict(PPOConfig, meta.get("ppo", {}), where="checkpoint ppo"))
+    return env, load_policy(d, env)
+
+
+def load_policy(d: dict[str, Any], env):
+    """The actor of checkpoint ``d`` (``load_checkpoint``'s dict) for ``env``, deterministic by
+    default (call it with ``stochastic_output=True`` to sample)."""
+    alg = build_algorithm(env, config_from_dict(PPOConfig, d["dexmani"].get("ppo", {}), where="checkpoint ppo"))
     alg.load(d, {"actor": True}, strict=True)
     alg.eval_mode()
-    return env, alg.get_policy()
+    return alg.get_policy()
+
+
+def switch_policy(first: dict[str, Any], first_path: str | Path, second_path: str | Path, env):
+    """The actor of checkpoint ``second_path`` for ``env``, to take over from ``first``'s in
+    the same episodes: same task and joint table, and the same actor inputs (size, observation
+    options and mirror symmetry), or an error naming the difference."""
+    second = load_checkpoint(second_path, first["dexmani"]["task"])
+    a, b = checkpoint_task_config(first, first_path), checkpoint_task_config(second, second_path)
+    diff = [f"{opt}: {getattr(a, opt)} in {first_path}, {getattr(b, opt)} in {second_path}"
+            for opt in (*OBSERVATION_OPTIONS, "mirror_symmetry") if getattr(a, opt) != getattr(b, opt)]
+    if second["dexmani"]["num_policy_obs"] != first["dexmani"]["num_policy_obs"]:
+        diff.insert(0, f"{first['dexmani']['num_policy_obs']} actor observations in {first_path}, "
+                       f"{second['dexmani']['num_policy_obs']} in {second_path}")
+    if diff:
+        raise ValueError(f"cannot switch from {first_path} to {second_path}: " + "; ".join(diff))
+    return load_policy(second, env)
 
 
 def evaluate(
@@ -104,6 +126,8 @@ def evaluate(
     assist_hold_a: bool = False,
     init_stages: tuple[int, ...] | list[int] | None = None,
     init_grip_rad: float | None = None,
+    switch_to: str | Path | None = None,
+    switch_at_stage: int = 2,
 ) -> dict[str, Any]:
     """Per-stage success rates of ``episodes`` episodes, deterministic unless ``stochastic``. ``use_init_library``:
     False (nominal resets only), True (also the checkpoint's init library) or a library (path
@@ -119,7 +143,10 @@ def evaluate(
     targets also hold still from the trigger until it lets go (hand B's drill,
     ``HandoverConfig.assist_hold_a``). ``init_stages`` and ``init_grip_rad`` override the
     checkpoint's ``init.stages`` (library states recorded at these stages only) and
-    ``init.grip_rad``."""
+    ``init.grip_rad``. ``switch_to``: a second checkpoint of the same task whose actor takes
+    over in each episode from the step the episode reaches stage ``switch_at_stage`` (handover:
+    2, A holding the object at the intermediate goal): whether two policies, each trained for
+    one part of a task, finish it together; the JSON names both."""
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     if task_difficulty is not None and not 0.0 <= task_difficulty <= 1.0:
@@ -153,6 +180,15 @@ def evaluate(
     if not randomize:
         cfg = replace(cfg, randomization=replace(cfg.randomization, enabled=()))
     env, policy = policy_env(d, cfg, checkpoint, seed, num_threads)
+    later_policy = None
+    if switch_to is not None:
+        stages = TASKS[task][1].stage_names
+        if not hasattr(env, "stage") or not 1 <= switch_at_stage < len(stages):
+            env.close()
+            raise ValueError(f"switch_at_stage must name a stage of {task} before success (1 … {len(stages) - 1}: "
+                             f"{list(stages[:-1])}), got {switch_at_stage}" if hasattr(env, "stage")
+                             else f"{task} has no stage variable to switch policies at")
+        later_policy = switch_policy(d, checkpoint, switch_to, env)
     if task_difficulty is not None:
         if not env.has_task_curriculum():
             env.close()
@@ -177,6 +213,11 @@ def evaluate(
     while (counts < quota).any():
         with torch.inference_mode():
             actions = policy(obs, stochastic_output=True) if stochastic else policy(obs)
+            if later_policy is not None:
+                later = torch.as_tensor(env.stage >= switch_at_stage)
+                if later.any():
+                    second = later_policy(obs, stochastic_output=True) if stochastic else later_policy(obs)
+                    actions = torch.where(later[:, None], second, actions)
         before = env.episode_length_buf.clone()
         obs, _, dones, _ = env.step(actions)
         if recorder:
@@ -197,6 +238,9 @@ def evaluate(
     if task_difficulty is not None:  # not the full task: say so
         out["task_difficulty"] = task_difficulty
     out["stochastic"] = stochastic
+    if switch_to is not None:  # two policies: the checkpoint's until the stage, then switch_to's
+        out["switch_to"] = str(switch_to)
+        out["switch_at_stage"] = switch_at_stage
     if assist_release_after_s is not None:  # not the task: A was made to let go
         out["assist_release_after_s"] = assist_release_after_s
         out["assist_release_trigger"] = assist_release_trigger
