@@ -205,6 +205,9 @@ def test_training_on_a_device_writes_portable_checkpoints_and_resumes_on_the_cpu
 
     resumed = Trainer(run_dir, None, None, 0, resume=True, progress=False, resume_device="cpu")
     assert resumed.device == "cpu" and {p.device.type for p in resumed.alg.actor.parameters()} == {"cpu"}
+    doc = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert doc["train"]["device"] == "cpu"  # the next resume continues on the CPU as well
+    assert doc.get("resumed", []) == ([{"iteration": 2, "device": "cpu"}] if device != "cpu" else [])
     _assert_same_tensors(resumed.alg.optimizer.state_dict(), saved["optimizer_state_dict"])
     _assert_same_tensors(resumed.alg.get_policy().state_dict(), saved["actor_state_dict"])
     assert resumed.run(3)["iteration"] == 3

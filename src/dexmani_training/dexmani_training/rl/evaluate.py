@@ -183,11 +183,15 @@ def evaluate(
     later_policy = None
     if switch_to is not None:
         stages = TASKS[task][1].stage_names
-        if not hasattr(env, "stage") or not 1 <= switch_at_stage < len(stages):
+        problem = None
+        if not hasattr(env, "stage"):
+            problem = f"{task} has no stage variable to switch policies at"
+        elif not 1 <= switch_at_stage < len(stages):
+            problem = (f"switch_at_stage must name a stage of {task} before success (1 … {len(stages) - 1}: "
+                       f"{list(stages[:-1])}), got {switch_at_stage}")
+        if problem:
             env.close()
-            raise ValueError(f"switch_at_stage must name a stage of {task} before success (1 … {len(stages) - 1}: "
-                             f"{list(stages[:-1])}), got {switch_at_stage}" if hasattr(env, "stage")
-                             else f"{task} has no stage variable to switch policies at")
+            raise ValueError(problem)
         later_policy = switch_policy(d, checkpoint, switch_to, env)
     if task_difficulty is not None:
         if not env.has_task_curriculum():

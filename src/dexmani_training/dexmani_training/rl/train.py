@@ -470,9 +470,15 @@ class Trainer:
         self.episodes: collections.deque = collections.deque(maxlen=max(200, 2 * cfg.num_envs))
         if resume:
             self._load(latest)
+            change: dict[str, Any] = {}
             if resume_init:
                 saved["task"]["init"] = plain(asdict(cfg.init))
-                saved.setdefault("resumed", []).append({"iteration": self.iteration, "init": dict(resume_init)})
+                change["init"] = dict(resume_init)
+            if resume_device and resume_device != saved["train"].get("device", "cpu"):
+                saved["train"]["device"] = resume_device  # the next --resume continues there too
+                change["device"] = resume_device
+            if change:
+                saved.setdefault("resumed", []).append({"iteration": self.iteration, **change})
                 _atomic_write_text(self.run_dir / "config.yaml", yaml.safe_dump(saved, sort_keys=False))
         else:
             doc = {"task": cfg.to_dict(), "train": plain(asdict(train)), "seed": seed,
