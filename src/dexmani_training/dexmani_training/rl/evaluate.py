@@ -22,7 +22,7 @@ import torch
 
 from ..dataclass_config import config_from_dict
 from ..tasks import TASKS, make_env
-from .train import OBSERVATION_OPTIONS, PPOConfig, build_algorithm, check_checkpoint, saved_task_config
+from .train import PPOConfig, actor_input_differences, build_algorithm, check_checkpoint, saved_task_config
 
 
 def load_checkpoint(path: str | Path, task: str | None = None) -> dict[str, Any]:
@@ -93,12 +93,9 @@ def switch_policy(first: dict[str, Any], first_path: str | Path, second_path: st
     the same episodes: same task and joint table, and the same actor inputs (size, observation
     options and mirror symmetry), or an error naming the difference."""
     second = load_checkpoint(second_path, first["dexmani"]["task"])
-    a, b = checkpoint_task_config(first, first_path), checkpoint_task_config(second, second_path)
-    diff = [f"{opt}: {getattr(a, opt)} in {first_path}, {getattr(b, opt)} in {second_path}"
-            for opt in (*OBSERVATION_OPTIONS, "mirror_symmetry") if getattr(a, opt) != getattr(b, opt)]
-    if second["dexmani"]["num_policy_obs"] != first["dexmani"]["num_policy_obs"]:
-        diff.insert(0, f"{first['dexmani']['num_policy_obs']} actor observations in {first_path}, "
-                       f"{second['dexmani']['num_policy_obs']} in {second_path}")
+    diff = actor_input_differences(checkpoint_task_config(first, first_path), first["dexmani"]["num_policy_obs"],
+                                   f"in {first_path}", checkpoint_task_config(second, second_path),
+                                   second["dexmani"]["num_policy_obs"], f"in {second_path}")
     if diff:
         raise ValueError(f"cannot switch from {first_path} to {second_path}: " + "; ".join(diff))
     return load_policy(second, env)

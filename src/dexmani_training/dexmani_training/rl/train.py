@@ -315,6 +315,15 @@ def build_algorithm(env, ppo: PPOConfig, device: str = "cpu"):
         return PPO.construct_algorithm(env.get_observations().to(device), env, rsl_rl_config(ppo), device)
 
 
+def actor_input_differences(a: TaskConfig, a_obs: int, a_where: str, b: TaskConfig, b_obs: int, b_where: str) -> list[str]:
+    """How two actors' inputs differ (their size, the observation options, mirror symmetry), each
+    difference as "<a's> <a_where>, <b's> <b_where>"; empty where one actor's inputs suit the
+    other's task."""
+    diff = [f"{a_obs} actor observations {a_where}, {b_obs} {b_where}"] if a_obs != b_obs else []
+    return diff + [f"{opt}: {getattr(a, opt)} {a_where}, {getattr(b, opt)} {b_where}"
+                   for opt in (*OBSERVATION_OPTIONS, "mirror_symmetry") if getattr(a, opt) != getattr(b, opt)]
+
+
 def warm_start_actor(alg, cfg: TaskConfig, ppo: PPOConfig, source: str | Path) -> dict[str, Any]:
     """Load the actor of checkpoint ``source`` (any task, e.g. a shipped specialist) into
     ``alg``'s actor, for a run of ``cfg``: weights, observation normalizer and action noise.
@@ -336,10 +345,7 @@ def warm_start_actor(alg, cfg: TaskConfig, ppo: PPOConfig, source: str | Path) -
     first, out = layers[0], layers[-1]
     n_obs = int(own[first].shape[1])
     theirs = d["actor_state_dict"]
-    mismatch = [f"{opt}: {getattr(src, opt)} in {meta['task']}, {getattr(cfg, opt)} here"
-                for opt in (*OBSERVATION_OPTIONS, "mirror_symmetry") if getattr(src, opt) != getattr(cfg, opt)]
-    if meta["num_policy_obs"] != n_obs:
-        mismatch.insert(0, f"{meta['num_policy_obs']} actor observations in {meta['task']}, {n_obs} here")
+    mismatch = actor_input_differences(src, meta["num_policy_obs"], f"in {meta['task']}", cfg, n_obs, "here")
     shapes = {k: (tuple(v.shape), tuple(theirs[k].shape)) for k, v in own.items() if k in theirs}
     if set(own) != set(theirs) or any(a != b for a, b in shapes.values()):
         src_ppo = meta.get("ppo", {})
