@@ -69,6 +69,32 @@ def test_warm_start_copies_the_actor_and_freshens_actions_the_source_never_used(
     assert record["fresh_actions"] == [n for n, m in zip(jt.joint_names(), side_mask(LEFT)) if m]
 
 
+def test_warm_start_noise_scale_scales_the_source_noise_only(grasp_checkpoint, tmp_path, tiny_train_config):
+    """``actor_from_noise_scale`` multiplies the noise the source learned; actions the source
+    never used keep a fresh actor's noise; the mean action is untouched."""
+    src = torch.load(grasp_checkpoint, weights_only=False)["actor_state_dict"]
+    left = torch.as_tensor(side_mask(LEFT))
+    plain = Trainer(tmp_path / "a", _cfg("handover"), replace(tiny_train_config(1), actor_from=str(grasp_checkpoint)),
+                    seed=0, progress=False)
+    train = replace(tiny_train_config(1), actor_from=str(grasp_checkpoint), actor_from_noise_scale=0.4)
+    tr = Trainer(tmp_path / "run", _cfg("handover"), train, seed=0, progress=False)
+    std = tr.alg.actor.state_dict()["distribution.std_param"]
+    assert torch.allclose(std[~left], 0.4 * src["distribution.std_param"][~left])
+    assert torch.allclose(std[left], torch.full((int(left.sum()),), tr.train.ppo.init_noise_std))
+    obs = tr.env.get_observations()
+    for t in (plain, tr):
+        t.alg.eval_mode()
+    with torch.inference_mode():
+        assert torch.equal(tr.alg.actor(obs), plain.alg.actor(obs))
+    saved = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["train"]
+    assert saved["actor_from_noise_scale"] == 0.4
+    with pytest.raises(ValueError, match="must be > 0"):
+        Trainer(tmp_path / "z", _cfg("handover"), replace(train, actor_from_noise_scale=0.0), seed=0, progress=False)
+    with pytest.raises(ValueError, match="needs actor_from"):
+        Trainer(tmp_path / "n", _cfg("handover"), replace(tiny_train_config(1), actor_from_noise_scale=0.5),
+                seed=0, progress=False)
+
+
 def test_inputs_the_source_never_saw_change_start_ignored(grasp_checkpoint, tmp_path, tiny_train_config):
     """grasp_and_reach holds its idle arm at the default pose, so the normalizer's spread of
     those joint positions is the encoder noise (here, without randomization, nothing). Moving
@@ -166,3 +192,20 @@ def test_cli_train_starts_handover_from_the_shipped_grasp_specialist(tmp_path, c
     keep[flat] = False
     assert torch.equal(saved["mlp.0.weight"][:, keep], src["mlp.0.weight"][:, keep])
     assert torch.equal(saved["mlp.6.weight"][~left], src["mlp.6.weight"][~left])
+
+
+def test_cli_actor_from_noise_scale(tmp_path, capsys):
+    common = ["--iterations", "1", "--num-envs", "2", "--no-init", "--no-randomization", "--quiet", "--threads", "1"]
+    rc = main(["train", "--task", "handover", "--actor-from", "grasp_and_reach", "--actor-from-noise-scale", "0.5",
+               "--run-dir", str(tmp_path / "r"), *common])
+    assert rc == 0
+    assert yaml.safe_load((tmp_path / "r" / "config.yaml").read_text())["train"]["actor_from_noise_scale"] == 0.5
+    src = torch.load(shipped_checkpoint("grasp_and_reach"), weights_only=False)["actor_state_dict"]
+    saved = torch.load(tmp_path / "r" / "latest.pt", weights_only=False)["actor_state_dict"]
+    right = ~torch.as_tensor(side_mask(LEFT))
+    # inside the critic warm-up the actor, its noise included, does not learn
+    assert torch.allclose(saved["distribution.std_param"][right], 0.5 * src["distribution.std_param"][right])
+    capsys.readouterr()
+    rc = main(["train", "--task", "handover", "--actor-from-noise-scale", "0.5", "--run-dir", str(tmp_path / "n"), *common])
+    assert rc != 0 and "needs actor_from" in capsys.readouterr().err
+    assert not (tmp_path / "n").exists()

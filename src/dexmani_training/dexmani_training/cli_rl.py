@@ -66,6 +66,9 @@ def add_train_parser(sub) -> None:
                    help="start the actor from this checkpoint, or from a task's shipped specialist when given a task "
                    "name (e.g. --task handover --actor-from grasp_and_reach); the actor inputs must match; the critic "
                    "starts fresh")
+    p.add_argument("--actor-from-noise-scale", type=float, metavar="FACTOR",
+                   help="with --actor-from: the source's action noise (per-joint std) times FACTOR (default 1: kept); "
+                   "below 1 for a task whose last centimetres the source's noise never reaches")
     p.add_argument("--critic-warmup", type=int, metavar="ITERATIONS",
                    help="iterations in which only the critic learns (default 25 with --actor-from, else 0)")
     p.add_argument("--save-interval", type=int, help="checkpoint every N iterations (default 50)")
@@ -288,6 +291,8 @@ def cmd_train(args) -> int:
                             critic_warmup_iterations=25 if args.critic_warmup is None else args.critic_warmup)
         elif args.critic_warmup is not None:
             train = replace(train, critic_warmup_iterations=args.critic_warmup)
+        if args.actor_from_noise_scale is not None:
+            train = replace(train, actor_from_noise_scale=args.actor_from_noise_scale)
         trainer = Trainer(run_dir, cfg, train, args.seed, force=args.force, progress=not args.quiet)
         target = train.iterations
     print(f"run directory: {run_dir}", file=sys.stderr)

@@ -179,12 +179,21 @@ class TrainConfig:
     # resets): the shipped grasp_and_reach actor reaches the intermediate stage in 0.125 of
     # episodes before any handover training; a 22-minute run from scratch never did.
     actor_from: str | None = None
+    # The warm-started actor's action noise (its per-joint standard deviations) times this
+    # factor; 1 keeps the source's. Why: a handover actor whose deterministic carry brought the
+    # bar a median 6.7 cm from the final goal came no closer than 18 cm with its own noise
+    # (std 0.39) in training episodes, so the success condition (5 cm) never paid.
+    actor_from_noise_scale: float = 1.0
     # Iterations at the start of a run in which only the critic learns (the actor is frozen),
     # so that a warm-started actor is not updated with a fresh critic's random advantages.
     critic_warmup_iterations: int = 0
     ppo: PPOConfig = field(default_factory=PPOConfig)
 
     def validate(self) -> None:
+        if self.actor_from_noise_scale <= 0:
+            raise ValueError(f"actor_from_noise_scale must be > 0, got {self.actor_from_noise_scale}")
+        if self.actor_from_noise_scale != 1.0 and not self.actor_from:
+            raise ValueError("actor_from_noise_scale scales a warm-started actor's noise: it needs actor_from (--actor-from)")
         if self.executed_action_max_std <= 0:
             raise ValueError(f"executed_action_max_std must be > 0, got {self.executed_action_max_std}")
         if self.executed_actions_kept not in EXECUTED_KEPT:
@@ -324,7 +333,8 @@ def actor_input_differences(a: TaskConfig, a_obs: int, a_where: str, b: TaskConf
                    for opt in (*OBSERVATION_OPTIONS, "mirror_symmetry") if getattr(a, opt) != getattr(b, opt)]
 
 
-def warm_start_actor(alg, cfg: TaskConfig, ppo: PPOConfig, source: str | Path) -> dict[str, Any]:
+def warm_start_actor(alg, cfg: TaskConfig, ppo: PPOConfig, source: str | Path,
+                     noise_scale: float = 1.0) -> dict[str, Any]:
     """Load the actor of checkpoint ``source`` (any task, e.g. a shipped specialist) into
     ``alg``'s actor, for a run of ``cfg``: weights, observation normalizer and action noise.
 
@@ -332,7 +342,8 @@ def warm_start_actor(alg, cfg: TaskConfig, ppo: PPOConfig, source: str | Path) -
     and mirror symmetry agree) and the same network. Actions the source task never applied
     (``unused_actions``: grasp_and_reach's idle left side) but this task does start as a fresh
     actor's would: mean 0 (the output layer's rows zeroed, so those joints hold still) and the
-    initial noise ``ppo.init_noise_std``. Inputs the source saw as constant (normalizer spread
+    initial noise ``ppo.init_noise_std``; the others keep the source's noise times
+    ``noise_scale``. Inputs the source saw as constant (normalizer spread
     below ``FLAT_INPUT_STD``) start ignored, with unit spread. Returns what was loaded, for the
     run's record."""
     from .evaluate import checkpoint_task_config, load_checkpoint
@@ -362,6 +373,15 @@ def warm_start_actor(alg, cfg: TaskConfig, ppo: PPOConfig, source: str | Path) -
         for k in sd:
             if k.startswith("distribution."):  # the noise parameter, whatever its parameterization
                 sd[k][rows] = own[k][rows]
+    if noise_scale != 1.0:
+        kept = ~torch.as_tensor(fresh)
+        for k in sd:
+            if k == "distribution.std_param":
+                sd[k][kept] *= noise_scale
+            elif k == "distribution.log_std_param":
+                sd[k][kept] += float(np.log(noise_scale))
+            elif k.startswith("distribution."):
+                raise ValueError(f"actor_from_noise_scale: unknown noise parameter {k!r} in {source}")
     # Inputs the source saw as (nearly) constant: grasp_and_reach's idle arm sits at the default
     # pose, so its joint positions have the spread of the encoder noise alone (0.005 rad) in the
     # normalizer. Once the new task moves that arm, 0.1 rad reads as 7 standard deviations and
@@ -490,7 +510,8 @@ class Trainer:
             doc = {"task": cfg.to_dict(), "train": plain(asdict(train)), "seed": seed,
                    "command": command or " ".join(shlex.quote(a) for a in sys.argv)}
             if train.actor_from:
-                doc["actor_from"] = warm_start_actor(self.alg, cfg, train.ppo, train.actor_from)
+                doc["actor_from"] = warm_start_actor(self.alg, cfg, train.ppo, train.actor_from,
+                                                     noise_scale=train.actor_from_noise_scale)
             _atomic_write_text(self.run_dir / "config.yaml", yaml.safe_dump(doc, sort_keys=False))
 
     # --- checkpoints ------------------------------------------------------------------------
