@@ -209,3 +209,21 @@ def test_cli_actor_from_noise_scale(tmp_path, capsys):
     rc = main(["train", "--task", "handover", "--actor-from-noise-scale", "0.5", "--run-dir", str(tmp_path / "n"), *common])
     assert rc != 0 and "needs actor_from" in capsys.readouterr().err
     assert not (tmp_path / "n").exists()
+
+
+def test_with_critic_loads_the_source_critic_of_the_same_task_only(grasp_checkpoint, tmp_path, tiny_train_config):
+    Trainer(tmp_path / "h", _cfg("handover"), tiny_train_config(2, learning_rate=1e-2), seed=1, progress=False).run()
+    src = torch.load(tmp_path / "h" / "latest.pt", weights_only=False)["critic_state_dict"]
+    train = replace(tiny_train_config(1), actor_from=str(tmp_path / "h" / "latest.pt"), actor_from_with_critic=True)
+    tr = Trainer(tmp_path / "w", _cfg("handover"), train, seed=0, progress=False)
+    own = tr.alg.critic.state_dict()
+    assert set(own) == set(src) and all(torch.equal(own[k], src[k]) for k in src)
+    assert yaml.safe_load((tmp_path / "w" / "config.yaml").read_text())["actor_from"]["critic"] is True
+    # without the option the critic starts fresh
+    fresh = Trainer(tmp_path / "f", _cfg("handover"), replace(train, actor_from_with_critic=False), seed=0, progress=False)
+    assert not torch.equal(fresh.alg.critic.state_dict()["mlp.0.weight"], src["mlp.0.weight"])
+    with pytest.raises(ValueError, match="cannot start the critic.*task grasp_and_reach there, handover here"):
+        Trainer(tmp_path / "g", _cfg("handover"), replace(train, actor_from=str(grasp_checkpoint)), seed=0, progress=False)
+    with pytest.raises(ValueError, match="needs actor_from"):
+        Trainer(tmp_path / "n", _cfg("handover"), replace(tiny_train_config(1), actor_from_with_critic=True),
+                seed=0, progress=False)

@@ -69,6 +69,9 @@ def add_train_parser(sub) -> None:
     p.add_argument("--actor-from-noise-scale", type=float, metavar="FACTOR",
                    help="with --actor-from: the source's action noise (per-joint std) times FACTOR (default 1: kept); "
                    "below 1 for a task whose last centimetres the source's noise never reaches")
+    p.add_argument("--with-critic", action="store_true",
+                   help="with --actor-from a run of the same task: start the critic from that checkpoint too "
+                   "(same critic inputs and network), instead of fresh")
     p.add_argument("--critic-warmup", type=int, metavar="ITERATIONS",
                    help="iterations in which only the critic learns (default 25 with --actor-from, else 0)")
     p.add_argument("--save-interval", type=int, help="checkpoint every N iterations (default 50)")
@@ -293,6 +296,8 @@ def cmd_train(args) -> int:
             train = replace(train, critic_warmup_iterations=args.critic_warmup)
         if args.actor_from_noise_scale is not None:
             train = replace(train, actor_from_noise_scale=args.actor_from_noise_scale)
+        if args.with_critic:
+            train = replace(train, actor_from_with_critic=True)
         trainer = Trainer(run_dir, cfg, train, args.seed, force=args.force, progress=not args.quiet)
         target = train.iterations
     print(f"run directory: {run_dir}", file=sys.stderr)
