@@ -353,6 +353,37 @@ def test_handover_records_who_held_the_object_and_its_closest_approach(small_env
     assert env.closest_final[0] == np.inf
 
 
+def test_handover_records_where_the_closest_approach_was(small_env):
+    """``closest_final_short_m`` is how far short of the final goal (towards the midline) the
+    object was at its closest approach, in either direction; ``_dx_m`` and ``_dz_m`` the rest of
+    the offset; a farther step later changes nothing; a reset clears it."""
+    env = small_env("handover", num_envs=2, seed=1)
+    env.hand_a[:] = [RIGHT, LEFT]  # B's side: +y in env 0, -y in env 1
+    env.final_goal[:, 1] = [0.27, -0.27]
+    towards_midline = np.array([-1.0, 1.0])
+
+    def step(short, dx, dz):
+        pos = env.final_goal.copy()
+        pos[:, 0] += dx
+        pos[:, 1] += towards_midline * short
+        pos[:, 2] += dz
+        env.update_stages({"object_pos": pos, "contact_table": np.zeros(2, dtype=bool),
+                           "contact_left": np.ones(2, dtype=bool), "contact_right": np.ones(2, dtype=bool)})
+
+    step(0.10, 0.0, 0.05)
+    step(0.04, -0.02, 0.01)  # the closest
+    step(-0.20, 0.0, 0.0)  # past the goal, farther
+    for i in range(2):
+        rec = env.episode_record_extras(i)
+        assert rec["closest_final_short_m"] == pytest.approx(0.04)
+        assert rec["closest_final_dx_m"] == pytest.approx(-0.02) and rec["closest_final_dz_m"] == pytest.approx(0.01)
+    step(-0.03, 0.0, 0.0)  # closer, past the goal: negative
+    assert env.episode_record_extras(1)["closest_final_short_m"] == pytest.approx(-0.03)
+    assert set(env.episode_metrics) <= set(env.episode_record_extras(0))
+    env.reset(np.array([0]))
+    assert env.episode_record_extras(0)["closest_final_short_m"] == 0.0
+
+
 def test_handover_goals_are_on_the_right_sides(small_env):
     env = small_env("handover", num_envs=4, seed=1)
     sign_a = np.where(env.hand_a == LEFT, 1.0, -1.0)

@@ -315,7 +315,8 @@ def test_eval_json_has_the_rates(task, checkpoints, capsys, tmp_path):
             assert 0.0 <= result[s] <= 1.0
         assert result["released_rate"] <= result["success_rate"]
         metrics = result["episode_metrics"]
-        assert set(metrics) == {"held_a_only_s", "held_both_s", "held_b_only_s", "closest_final_m"}
+        assert set(metrics) == {"held_a_only_s", "held_both_s", "held_b_only_s", "closest_final_m",
+                                "closest_final_short_m", "closest_final_dx_m", "closest_final_dz_m"}
         held = sum(metrics[m]["mean"] for m in ("held_a_only_s", "held_both_s", "held_b_only_s"))
         assert 0.0 <= held <= 0.6 + 1e-9  # at most the episode (episode_length_s 0.6)
         assert 0.0 < metrics["closest_final_m"]["median"] < 1.0
@@ -725,7 +726,8 @@ def test_compare_runs_benchmark_names_changed_settings_and_rates(tmp_path, tiny_
     held_b = [r["nominal/held_b_only_s"] for r in _progress(a)[-2:] if r.get("nominal/held_b_only_s") is not None]
     assert ra["final_metrics"]["nominal/held_b_only_s"] == (pytest.approx(np.mean(held_b), abs=1e-4) if held_b else None)
     assert set(ra["final_metrics"]) == {"nominal/held_a_only_s", "nominal/held_both_s", "nominal/held_b_only_s",
-                                        "nominal/closest_final_m"}
+                                        "nominal/closest_final_m", "nominal/closest_final_short_m",
+                                        "nominal/closest_final_dx_m", "nominal/closest_final_dz_m"}
     assert (tmp_path / "cmp.png").stat().st_size > 0
     assert compare([str(a), str(g)]) == 2
     assert "different tasks" in capsys.readouterr().err
@@ -738,7 +740,8 @@ def test_compare_runs_benchmark_names_changed_settings_and_rates(tmp_path, tiny_
     assert compare([str(d), "--window", "2", "--resets", "library", "--out", str(tmp_path / "lib")]) == 0
     rd = json.loads((tmp_path / "lib.json").read_text())["runs"][0]
     assert set(rd["final_metrics"]) == {"library/held_a_only_s", "library/held_both_s", "library/held_b_only_s",
-                                        "library/closest_final_m"}
+                                        "library/closest_final_m", "library/closest_final_short_m",
+                                        "library/closest_final_dx_m", "library/closest_final_dz_m"}
     held = [r["library/held_b_only_s"] for r in _progress(d)[-2:] if "library/held_b_only_s" in r]
     assert held and rd["final_metrics"]["library/held_b_only_s"] == pytest.approx(np.mean(held), abs=1e-4)
     assert 0.0 <= rd["final"]["library/success_rate"] <= 1.0 and "nominal/held_b_only_s" not in rd["final_metrics"]

@@ -18,8 +18,11 @@ episodes in which the success condition held for 5 consecutive steps with A not 
 object (a handover in the strict sense). Each episode record also says where the episode
 stopped (``episode_metrics``): the seconds the object was off the table held by A alone
 (``held_a_only_s``), by both hands (``held_both_s``) and by B alone (``held_b_only_s``), and its
-closest approach to the final goal (``closest_final_m``); training logs their means over
-nominal episodes, evaluation their means and medians.
+closest approach to the final goal (``closest_final_m``) and where the object was then,
+relative to the goal: ``closest_final_short_m`` (along y, how far short of the goal on the
+midline's side; negative: past it), ``closest_final_dx_m`` (+ away from the robot) and
+``closest_final_dz_m`` (+ above); training logs their means over nominal episodes,
+evaluation their means and medians.
 
 The stage variable a ∈ {0, 1} (a = 1 from stage 2 on) switches the active terms, as in the
 paper: r = (1−a)·(r_contact(A) + r_goal(intermediate)) + a·(r_contact(B) + r_goal(final)),
@@ -240,7 +243,10 @@ class Handover(ManipulationEnv):
     stage_names = ("contact_a", "intermediate", "contact_b", "success")
     # Where an episode stops, beyond its stages: seconds the object spent off the table held by
     # A alone, by both hands, by B alone, and its closest approach to the final goal (metres).
-    episode_metrics = ("held_a_only_s", "held_both_s", "held_b_only_s", "closest_final_m")
+    # Why the offsets: a carry that stops 14 cm from the goal may be short along y (the hands'
+    # reach across the body) or off in x or z, and each asks for a different fix.
+    episode_metrics = ("held_a_only_s", "held_both_s", "held_b_only_s", "closest_final_m",
+                       "closest_final_short_m", "closest_final_dx_m", "closest_final_dz_m")
     num_task_critic_features = 2 + 5
 
     def __init__(self, *args, **kwargs):
@@ -282,6 +288,7 @@ class Handover(ManipulationEnv):
             self.released = np.zeros(n, dtype=bool)
             self.held_steps = np.zeros((n, 3), dtype=int)  # control steps held up by A only, both, B only
             self.closest_final = np.full(n, np.inf)
+            self.closest_final_offset = np.zeros((n, 3))  # object − final goal at the closest approach
             self.assist_clock = np.zeros(n, dtype=int)  # steps since the assist's trigger (see assist_release_trigger)
             self.assist_drawn = np.zeros(n, dtype=bool)  # this episode's A lets go when the clock runs out
             self.assist_active = np.zeros(n, dtype=bool)  # ... and now it does
@@ -312,6 +319,7 @@ class Handover(ManipulationEnv):
         self.released[ids] = False
         self.held_steps[ids] = 0
         self.closest_final[ids] = np.inf
+        self.closest_final_offset[ids] = 0.0
         self.assist_clock[ids] = 0
         self.assist_active[ids] = False
         if self.cfg.assist_release_probability > 0:  # no draw otherwise: the same random stream
@@ -429,6 +437,8 @@ class Handover(ManipulationEnv):
         # Continuous handoff: held up by A, then (from stage 2) by either hand.
         state["held_up"] = np.where(s < 2, touch_a, touch_a | touch_b) & off_table
         final_distance = np.linalg.norm(pos - self.final_goal, axis=1)
+        closer = final_distance < self.closest_final
+        self.closest_final_offset[closer] = (pos - self.final_goal)[closer]
         self.closest_final = np.minimum(self.closest_final, final_distance)
         up = off_table & (touch_a | touch_b)
         held_by = np.where(touch_a & touch_b, 1, np.where(touch_a, 0, 2))  # 0 A only, 1 both, 2 B only
@@ -528,9 +538,16 @@ class Handover(ManipulationEnv):
         self._ensure_state()
         return np.concatenate([np.eye(2)[self.hand_a], np.eye(5)[np.clip(self.stage, 0, 4)]], axis=1)
 
+    def _closest_final_offset(self, i):
+        dx, dy, dz = self.closest_final_offset[i]
+        sign_b = 1.0 if self.hand_a[i] == RIGHT else -1.0  # B's side of the table: +y for the left hand
+        return {"closest_final_short_m": float(-sign_b * dy), "closest_final_dx_m": float(dx),
+                "closest_final_dz_m": float(dz)}
+
     def episode_record_extras(self, i):
         held_s = self.held_steps[i] * self.dt_s
         return {"direction": "left_to_right" if self.hand_a[i] == LEFT else "right_to_left", "stage": int(self.stage[i]),
                 "released": bool(self.released[i]), "held_a_only_s": float(held_s[0]), "held_both_s": float(held_s[1]),
                 "held_b_only_s": float(held_s[2]), "closest_final_m": float(self.closest_final[i]),
+                **self._closest_final_offset(i),
                 "assisted": bool(self.assist_active[i])}
