@@ -143,6 +143,31 @@ def test_resume_continues_iterations_and_optimizer_state(tmp_path, tiny_train_co
     assert all(float(a) == 2 * float(b) for a, b in zip(steps, steps_saved))
 
 
+def test_sigterm_ends_the_run_after_the_iteration_with_a_checkpoint(tmp_path, tiny_train_config):
+    """kill / a scheduler's preemption: the run stops at the end of the iteration in flight,
+    saves latest.pt there and puts the previous SIGTERM handler back; --resume continues."""
+    import os
+    import signal
+
+    run_dir = tmp_path / "run"
+    tr = Trainer(run_dir, _cfg("grasp_and_reach"), tiny_train_config(50), seed=0, progress=False)
+    log = tr._log
+
+    def log_then_term(*args, **kwargs):
+        row = log(*args, **kwargs)
+        if tr.iteration == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return row
+
+    tr._log = log_then_term
+    before = signal.getsignal(signal.SIGTERM)
+    summary = tr.run()
+    assert summary["stop"] == "sigterm" and summary["iteration"] == 2
+    assert signal.getsignal(signal.SIGTERM) == before
+    assert torch.load(run_dir / "latest.pt", weights_only=False)["dexmani"]["iteration"] == 2
+    assert Trainer(run_dir, None, None, 0, resume=True, progress=False).run(3)["iteration"] == 3
+
+
 def test_resume_with_another_init_library_continues_the_run_and_records_it(tmp_path, tiny_train_config):
     from dexmani_training.init_library import DATA_DIR, InitLibrary
 

@@ -22,8 +22,10 @@ import collections
 import json
 import os
 import shlex
+import signal
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -615,10 +617,21 @@ class Trainer:
         t_budget = None if self.train.max_minutes is None else self.train.max_minutes * 60.0
         summary: dict[str, Any] = {}
         stop_reason = "iterations"
+        # SIGTERM (kill, a scheduler's preemption, docker stop) ends the run at the end of the
+        # iteration in flight, with a checkpoint, as --max-minutes does; without this the process
+        # died unsaved and --resume went back to the last periodic checkpoint. Only the main
+        # thread can take a signal handler; elsewhere SIGTERM keeps its default.
+        term = {"requested": False}
+        own_handler = threading.current_thread() is threading.main_thread()
+        if own_handler:
+            old_term = signal.signal(signal.SIGTERM, lambda *_: term.update(requested=True))
         try:
             while self.iteration < target:
                 if t_budget is not None and self.wall_s >= t_budget:
                     stop_reason = "max_minutes"
+                    break
+                if term["requested"]:
+                    stop_reason = "sigterm"
                     break
                 t0 = time.perf_counter()
                 self.alg.actor.requires_grad_(self.iteration >= self.train.critic_warmup_iterations)
@@ -665,6 +678,8 @@ class Trainer:
                 if self.iteration % self.train.save_interval == 0:
                     self.save()
         finally:
+            if own_handler:
+                signal.signal(signal.SIGTERM, old_term if old_term is not None else signal.SIG_DFL)
             bar.close()
             self.save()
             writer.close()
