@@ -974,7 +974,8 @@ def test_assisted_episodes_are_kept_out_of_the_nominal_rates(tmp_path, tiny_trai
                       progress=False)
     base = {"contact_a": True, "intermediate": True, "contact_b": True, "return": 1.0, "terms": {}, "length": 10,
             "from_library": False, "at_frontier": True, "held_a_only_s": 1.0, "held_both_s": 1.0,
-            "closest_final_m": 0.1, "terminated": False}
+            "closest_final_m": 0.1, "closest_final_short_m": 0.08, "closest_final_dx_m": -0.02,
+            "closest_final_dz_m": 0.05, "terminated": False}
     trainer.run()  # one iteration: the policy's noise exists from here on
     trainer.episodes.clear()
     trainer.episodes.extend([{**base, "success": True, "assisted": True, "held_b_only_s": 2.0}] * 3
