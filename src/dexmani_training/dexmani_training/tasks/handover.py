@@ -540,7 +540,7 @@ class Handover(ManipulationEnv):
 
     def _closest_final_offset(self, i):
         dx, dy, dz = self.closest_final_offset[i]
-        sign_b = 1.0 if self.hand_a[i] == RIGHT else -1.0  # B's side of the table: +y for the left hand
+        sign_b = 1.0 if self.hand_a[i] == RIGHT else -1.0  # the side of B's table half: A right, B left, +y
         return {"closest_final_short_m": float(-sign_b * dy), "closest_final_dx_m": float(dx),
                 "closest_final_dz_m": float(dz)}
 
