@@ -343,7 +343,7 @@ def actor_input_differences(a: TaskConfig, a_obs: int, a_where: str, b: TaskConf
 
 
 def warm_start_actor(alg, cfg: TaskConfig, ppo: PPOConfig, source: str | Path,
-                     noise_scale: float = 1.0) -> dict[str, Any]:
+                     noise_scale: float = 1.0, with_critic: bool = False) -> dict[str, Any]:
     """Load the actor of checkpoint ``source`` (any task, e.g. a shipped specialist) into
     ``alg``'s actor, for a run of ``cfg``: weights, observation normalizer and action noise.
 
@@ -353,8 +353,8 @@ def warm_start_actor(alg, cfg: TaskConfig, ppo: PPOConfig, source: str | Path,
     actor's would: mean 0 (the output layer's rows zeroed, so those joints hold still) and the
     initial noise ``ppo.init_noise_std``; the others keep the source's noise times
     ``noise_scale``. Inputs the source saw as constant (normalizer spread
-    below ``FLAT_INPUT_STD``) start ignored, with unit spread. Returns what was loaded, for the
-    run's record."""
+    below ``FLAT_INPUT_STD``) start ignored, with unit spread. ``with_critic``: the critic
+    too, from the same file (``_load_critic``). Returns what was loaded, for the run's record."""
     from .evaluate import checkpoint_task_config, load_checkpoint
 
     d = load_checkpoint(source)  # any task; refuses another joint table
@@ -404,20 +404,22 @@ def warm_start_actor(alg, cfg: TaskConfig, ppo: PPOConfig, source: str | Path,
         sd[first][:, flat] = 0.0
         for k in ("obs_normalizer._var", "obs_normalizer._std"):
             sd[k].reshape(-1)[flat] = 1.0
+    if with_critic:  # checked before anything is loaded
+        critic = _checked_critic(alg, cfg, d, source)
     alg.actor.load_state_dict(sd, strict=True)
+    if with_critic:
+        alg.critic.load_state_dict(critic, strict=True)
     names = jt.joint_names()
     return {"source": str(source), "task": meta["task"], "iteration": meta.get("iteration"),
             "env_steps": meta.get("env_steps"), "fresh_actions": [names[i] for i in np.flatnonzero(fresh)],
-            "flat_inputs": [int(i) for i in torch.nonzero(flat).reshape(-1)]}
+            "flat_inputs": [int(i) for i in torch.nonzero(flat).reshape(-1)],
+            **({"critic": True} if with_critic else {})}
 
 
-def warm_start_critic(alg, cfg: TaskConfig, source: str | Path) -> None:
-    """Load the critic of checkpoint ``source`` (weights and observation normalizer) into
-    ``alg``'s critic. The source must be of the same task with the same critic inputs and
-    network: a value learned for another task's observations or rewards means nothing here."""
-    from .evaluate import load_checkpoint
-
-    d = load_checkpoint(source)
+def _checked_critic(alg, cfg: TaskConfig, d: dict[str, Any], source: str | Path) -> dict[str, torch.Tensor]:
+    """The critic of checkpoint ``d`` (weights and observation normalizer), for ``alg``'s
+    critic. The source must be of the same task with the same critic inputs and network: a
+    value learned for another task's observations or rewards means nothing here."""
     meta = d["dexmani"]
     own = alg.critic.state_dict()
     theirs = d.get("critic_state_dict")
@@ -426,15 +428,13 @@ def warm_start_critic(alg, cfg: TaskConfig, source: str | Path) -> None:
         problems.append(f"task {meta['task']} there, {cfg.task} here")
     if theirs is None:
         problems.append("no critic in the checkpoint")
-    else:
-        n_own = int(own["mlp.0.weight"].shape[1]) if "mlp.0.weight" in own else None
-        if meta.get("num_critic_obs") != n_own:
-            problems.append(f"{meta.get('num_critic_obs')} critic inputs there, {n_own} here")
-        elif set(own) != set(theirs) or any(tuple(v.shape) != tuple(theirs[k].shape) for k, v in own.items()):
-            problems.append("another critic network")
+    elif meta.get("num_critic_obs") != int(own["mlp.0.weight"].shape[1]):
+        problems.append(f"{meta.get('num_critic_obs')} critic inputs there, {int(own['mlp.0.weight'].shape[1])} here")
+    elif set(own) != set(theirs) or any(tuple(v.shape) != tuple(theirs[k].shape) for k, v in own.items()):
+        problems.append("another critic network")
     if problems:
         raise ValueError(f"cannot start the critic from {source}: " + "; ".join(problems))
-    alg.critic.load_state_dict({k: v.clone() for k, v in theirs.items()}, strict=True)
+    return {k: v.clone() for k, v in theirs.items()}
 
 
 def _atomic_torch_save(obj: Any, path: Path) -> None:
@@ -546,10 +546,8 @@ class Trainer:
                    "command": command or " ".join(shlex.quote(a) for a in sys.argv)}
             if train.actor_from:
                 doc["actor_from"] = warm_start_actor(self.alg, cfg, train.ppo, train.actor_from,
-                                                     noise_scale=train.actor_from_noise_scale)
-                if train.actor_from_with_critic:
-                    warm_start_critic(self.alg, cfg, train.actor_from)
-                    doc["actor_from"]["critic"] = True
+                                                     noise_scale=train.actor_from_noise_scale,
+                                                     with_critic=train.actor_from_with_critic)
             _atomic_write_text(self.run_dir / "config.yaml", yaml.safe_dump(doc, sort_keys=False))
 
     # --- checkpoints ------------------------------------------------------------------------

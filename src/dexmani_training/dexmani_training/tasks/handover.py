@@ -436,9 +436,10 @@ class Handover(ManipulationEnv):
         state["touch_b"] = touch_b
         # Continuous handoff: held up by A, then (from stage 2) by either hand.
         state["held_up"] = np.where(s < 2, touch_a, touch_a | touch_b) & off_table
-        final_distance = np.linalg.norm(pos - self.final_goal, axis=1)
+        offset = pos - self.final_goal
+        final_distance = np.linalg.norm(offset, axis=1)
         closer = final_distance < self.closest_final
-        self.closest_final_offset[closer] = (pos - self.final_goal)[closer]
+        self.closest_final_offset[closer] = offset[closer]
         self.closest_final = np.minimum(self.closest_final, final_distance)
         up = off_table & (touch_a | touch_b)
         held_by = np.where(touch_a & touch_b, 1, np.where(touch_a, 0, 2))  # 0 A only, 1 both, 2 B only
