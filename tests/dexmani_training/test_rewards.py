@@ -527,6 +527,45 @@ def test_handover_contact_b_can_ask_for_hand_b_on_its_stickers(small_env, direct
         task_config("handover", {"contact_b_min_contact_b": -1.0}).validate()
 
 
+@pytest.mark.parametrize("direction", ["right_to_left", "left_to_right"])
+def test_handover_hold_can_ask_for_hand_a_on_its_own_end(small_env, direction):
+    """With hold_min_contact_a, from stage 2 on lift, hold and level pay only while A keeps its
+    fingertips on its own end of the bar or lets go; before stage 2 any hold by A pays."""
+    over = {"num_envs": 1, "directions": [direction], "objects": "bar_5x18x5cm", "sticker_pattern_a": "right_end",
+            "sticker_pattern_b": "left_end", "level_weight": 3.0}
+    env = small_env("handover", hold_min_contact_a=1.8, **over)
+    a = env.hand_a[0]
+    a_on_b_end = np.zeros((1, 2, 4, 3))  # A's fingertips on B's end, B's on A's end (hands crossed)
+    a_on_b_end[:, a] = _tips_on(env.stickers_world(1))
+    a_on_b_end[:, 1 - a] = _tips_on(env.stickers_world(0))
+    ends = np.zeros((1, 2, 4, 3))  # each hand on its own end
+    ends[:, a] = _tips_on(env.stickers_world(0))
+    ends[:, 1 - a] = _tips_on(env.stickers_world(1))
+    assert env._contact_terms(a_on_b_end)[0][0] < 1.8 < env._contact_terms(ends)[0][0]
+
+    def paid(e, tips, **touch):
+        state = _handover_state(e, tips, **touch)
+        state["object_height"] = np.array([0.08])
+        state["success_now"] = e.update_stages(state)
+        r = e.compute_rewards(state)
+        return r["lift"][0], r["hold"][0], r["level"][0]
+
+    assert all(v > 0 for v in paid(env, a_on_b_end, touch_a=True))  # stage 1: any hold by A pays
+    _hover_then_finish_stage_2(env)
+    assert paid(env, a_on_b_end, touch_a=True, touch_b=True) == (0.0, 0.0, 0.0)
+    assert env.stage[0] == 3
+    lift, hold, level = paid(env, ends, touch_a=True, touch_b=True)
+    assert lift == pytest.approx(env.cfg.reward.lift_weight * 0.08) and hold == env.cfg.reward.hold_weight
+    assert level == pytest.approx(3.0)  # the bar lies level
+    assert all(v > 0 for v in paid(env, a_on_b_end, touch_b=True))  # A let go, B holds: pays
+    assert paid(env, ends, touch_a=True, touch_b=True, table=True) == (0.0, 0.0, 0.0)  # on the table
+    free = small_env("handover", **over)  # default 0: any hold pays
+    _hover_then_finish_stage_2(free)
+    assert all(v > 0 for v in paid(free, a_on_b_end, touch_a=True, touch_b=True))
+    with pytest.raises(ValueError, match="hold_min_contact_a"):
+        task_config("handover", {"hold_min_contact_a": -1.0}).validate()
+
+
 def test_handover_let_go_pays_for_hand_a_leaving_its_stickers_while_b_holds(small_env):
     env = small_env("handover", num_envs=1, directions=["right_to_left"], let_go_weight=2.0)
     on_a = _handover_tips(env, RIGHT, RIGHT)  # A's fingertips on A's stickers, B's far

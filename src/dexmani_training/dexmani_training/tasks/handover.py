@@ -159,6 +159,15 @@ class HandoverConfig(TaskConfig):
     # its far end (fingertip centre 11–22 cm from the centre along the bar, the end at 9 cm), and
     # all 177 scripted releases from those holds failed (the bar fell as A opened).
     contact_b_min_contact_b: float = 0.0
+    # From stage 2 on, ``lift``, ``hold`` and ``level`` pay only while hand A does not touch the
+    # object or A's contact term (0–4) is at least this: A keeps to its own end, or lets go.
+    # 0 (default): any hold pays. Why: in the two-hand holds of the best carries (``fd6``,
+    # ``hi9``), A's fingertips sat on B's half of the bar (their centre 6 cm past the bar's
+    # centre, A's contact term 0.6–0.8), B touched the middle or A's end, and a scripted release
+    # (B closes, A opens) dropped the bar from all 198 of them; from the scripted handoffs (A's
+    # term 1.6–2.7, B's 2.2–2.6) every one succeeded. With A on B's end, the bar cannot go
+    # further than A's reach across the body, and B has no end left to take.
+    hold_min_contact_a: float = 0.0
     # Training aid, off by default and always off in evaluation and policy rollouts: in this share
     # of training episodes (drawn at reset), ``assist_release_after_s`` after the trigger (below),
     # the env opens hand A's fingers and draws A's arm back to its default pose (their targets
@@ -210,7 +219,7 @@ class HandoverConfig(TaskConfig):
         if self.stage_handoff not in HANDOFFS:
             raise ValueError(f"stage_handoff must be one of {list(HANDOFFS)}, got {self.stage_handoff!r}")
         for name in ("contact_b_weight", "hold_b_weight", "release_a_weight", "let_go_weight", "level_weight",
-                     "intermediate_min_contact_a", "contact_b_min_contact_b"):
+                     "intermediate_min_contact_a", "contact_b_min_contact_b", "hold_min_contact_a"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0.0 <= self.assist_release_probability <= 1.0:
@@ -433,6 +442,7 @@ class Handover(ManipulationEnv):
         state["held_a"] = touch_a & off_table
         # The hand the current stage is about: A until the intermediate goal, then B.
         state["held_active"] = np.where(s >= 2, touch_b, touch_a) & off_table
+        state["touch_a"] = touch_a
         state["touch_b"] = touch_b
         # Continuous handoff: held up by A, then (from stage 2) by either hand.
         state["held_up"] = np.where(s < 2, touch_a, touch_a | touch_b) & off_table
@@ -469,7 +479,13 @@ class Handover(ManipulationEnv):
         if mode == "continuous":  # A's contact term at the switch, kept from then on
             switched = (self.stage >= 2) & (self._old_stage < 2)
             self.contact_carry = np.where(switched, contact_a, self.contact_carry)
-        held_up = state["held_up"] if mode == "continuous" else state["held_a"] * (1.0 - a)
+        held_up = state["held_up"]
+        if self.cfg.hold_min_contact_a > 0:  # from stage 2, A pays for a hold only from its own end or off it
+            a_ok = ~state["touch_a"] | (contact_a >= self.cfg.hold_min_contact_a)
+            held_up = held_up & ((self.stage < 2) | a_ok)
+        level = self._level(state, held_up) if self.cfg.level_weight > 0 else np.zeros(self.num_envs)
+        if mode != "continuous":
+            held_up = state["held_a"] * (1.0 - a)
         lift = np.clip(state["object_height"], 0.0, r.lift_cap_m) * held_up
         hold = held_up if mode == "continuous" else state["held_active"]
         goal = object_goal_reward(state["object_pos"], self.goal, r.goal_weight, self.goal_distance0)
@@ -487,17 +503,18 @@ class Handover(ManipulationEnv):
             # B holds it up (held_active from stage 2), so A not holding it means A not touching it.
             "release_a": self.cfg.release_a_weight * ((self.stage >= 3) & state["held_active"] & ~state["held_a"]),
             "let_go": self.cfg.let_go_weight * ((self.stage >= 3) & state["held_active"]) * (1.0 - contact_a / 4.0),
-            "level": self._level(state) if self.cfg.level_weight > 0 else zero,
+            "level": level,
             "stage_bonus": bonus,
             "stage_floor": a * self.phase_a_maximum() if mode == "floor" else zero,
             "stage_carry": a * (r.goal_weight * self.goal_carry + r.contact_weight * self.contact_carry) if mode == "continuous" else zero,
             "success": r.success_bonus * state["success_now"],
         }
 
-    def _level(self, state) -> np.ndarray:
-        """Term ``level``: while the object is held up, 1 − |z| of its long axis, weighted."""
+    def _level(self, state, held_up: np.ndarray) -> np.ndarray:
+        """Term ``level``: while the object is held up (``held_up``, N), 1 − |z| of its long
+        axis, weighted."""
         tilt = np.abs(self.long_axis_world(state["object_quat"])[:, 2])
-        return self.cfg.level_weight * state["held_up"] * (1.0 - tilt)
+        return self.cfg.level_weight * held_up * (1.0 - tilt)
 
     def long_axis_world(self, object_quat: np.ndarray) -> np.ndarray:
         """Each object's long axis in the world frame (N×3; zero for objects without one) for
