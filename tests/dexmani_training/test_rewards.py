@@ -566,6 +566,42 @@ def test_handover_hold_can_ask_for_hand_a_on_its_own_end(small_env, direction):
         task_config("handover", {"hold_min_contact_a": -1.0}).validate()
 
 
+@pytest.mark.parametrize("direction", ["right_to_left", "left_to_right"])
+def test_handover_records_which_hand_held_its_own_stickers_in_a_two_hand_hold(small_env, direction):
+    """``held_both_{a,b}_on_stickers_s`` count the steps of a two-hand hold (off the table) in
+    which A's, B's contact term is at least 1.5, in seconds; holds by one hand, on the table or
+    with the hands crossed add nothing to the hand off its stickers; a reset clears them."""
+    env = small_env("handover", num_envs=1, directions=[direction], objects="bar_5x18x5cm",
+                    sticker_pattern_a="right_end", sticker_pattern_b="left_end")
+    a = env.hand_a[0]
+    crossed = np.zeros((1, 2, 4, 3))  # A's fingertips on B's end, B's on A's end
+    crossed[:, a] = _tips_on(env.stickers_world(1))
+    crossed[:, 1 - a] = _tips_on(env.stickers_world(0))
+    ends = np.zeros((1, 2, 4, 3))
+    ends[:, a] = _tips_on(env.stickers_world(0))
+    ends[:, 1 - a] = _tips_on(env.stickers_world(1))
+    a_only = ends.copy()  # A on its end, B far away
+    a_only[:, 1 - a] = _far_tips(1)
+    _handover_rewards(env, ends, touch_a=True, touch_b=True)  # each on its own end: both count
+    _handover_rewards(env, ends, touch_a=True, touch_b=True)
+    _handover_rewards(env, crossed, touch_a=True, touch_b=True)  # crossed: neither
+    _handover_rewards(env, ends, touch_a=True, touch_b=True, table=True)  # on the table: not held
+    _handover_rewards(env, a_only, touch_a=True)  # A alone: no two-hand hold
+    rec = env.episode_record_extras(0)
+    dt = env.dt_s
+    assert rec["held_both_s"] == pytest.approx(3 * dt)
+    assert rec["held_both_a_on_stickers_s"] == pytest.approx(2 * dt)
+    assert rec["held_both_b_on_stickers_s"] == pytest.approx(2 * dt)
+    half = ends.copy()  # B's fingertips on A's end only: A counts, B does not
+    half[:, 1 - a] = crossed[:, 1 - a]
+    _handover_rewards(env, half, touch_a=True, touch_b=True)
+    rec = env.episode_record_extras(0)
+    assert rec["held_both_a_on_stickers_s"] == pytest.approx(3 * dt)
+    assert rec["held_both_b_on_stickers_s"] == pytest.approx(2 * dt)
+    env.reset(np.array([0]))
+    assert env.episode_record_extras(0)["held_both_a_on_stickers_s"] == 0.0
+
+
 def test_handover_let_go_pays_for_hand_a_leaving_its_stickers_while_b_holds(small_env):
     env = small_env("handover", num_envs=1, directions=["right_to_left"], let_go_weight=2.0)
     on_a = _handover_tips(env, RIGHT, RIGHT)  # A's fingertips on A's stickers, B's far

@@ -341,7 +341,8 @@ def test_eval_json_has_the_rates(task, checkpoints, capsys, tmp_path):
         assert result["released_rate"] <= result["success_rate"]
         metrics = result["episode_metrics"]
         assert set(metrics) == {"held_a_only_s", "held_both_s", "held_b_only_s", "closest_final_m",
-                                "closest_final_short_m", "closest_final_dx_m", "closest_final_dz_m"}
+                                "closest_final_short_m", "closest_final_dx_m", "closest_final_dz_m",
+                                "held_both_a_on_stickers_s", "held_both_b_on_stickers_s"}
         held = sum(metrics[m]["mean"] for m in ("held_a_only_s", "held_both_s", "held_b_only_s"))
         assert 0.0 <= held <= 0.6 + 1e-9  # at most the episode (episode_length_s 0.6)
         assert 0.0 < metrics["closest_final_m"]["median"] < 1.0
@@ -752,7 +753,8 @@ def test_compare_runs_benchmark_names_changed_settings_and_rates(tmp_path, tiny_
     assert ra["final_metrics"]["nominal/held_b_only_s"] == (pytest.approx(np.mean(held_b), abs=1e-4) if held_b else None)
     assert set(ra["final_metrics"]) == {"nominal/held_a_only_s", "nominal/held_both_s", "nominal/held_b_only_s",
                                         "nominal/closest_final_m", "nominal/closest_final_short_m",
-                                        "nominal/closest_final_dx_m", "nominal/closest_final_dz_m"}
+                                        "nominal/closest_final_dx_m", "nominal/closest_final_dz_m",
+                                        "nominal/held_both_a_on_stickers_s", "nominal/held_both_b_on_stickers_s"}
     assert (tmp_path / "cmp.png").stat().st_size > 0
     assert compare([str(a), str(g)]) == 2
     assert "different tasks" in capsys.readouterr().err
@@ -766,7 +768,8 @@ def test_compare_runs_benchmark_names_changed_settings_and_rates(tmp_path, tiny_
     rd = json.loads((tmp_path / "lib.json").read_text())["runs"][0]
     assert set(rd["final_metrics"]) == {"library/held_a_only_s", "library/held_both_s", "library/held_b_only_s",
                                         "library/closest_final_m", "library/closest_final_short_m",
-                                        "library/closest_final_dx_m", "library/closest_final_dz_m"}
+                                        "library/closest_final_dx_m", "library/closest_final_dz_m",
+                                        "library/held_both_a_on_stickers_s", "library/held_both_b_on_stickers_s"}
     held = [r["library/held_b_only_s"] for r in _progress(d)[-2:] if "library/held_b_only_s" in r]
     assert held and rd["final_metrics"]["library/held_b_only_s"] == pytest.approx(np.mean(held), abs=1e-4)
     assert 0.0 <= rd["final"]["library/success_rate"] <= 1.0 and "nominal/held_b_only_s" not in rd["final_metrics"]
@@ -975,7 +978,8 @@ def test_assisted_episodes_are_kept_out_of_the_nominal_rates(tmp_path, tiny_trai
     base = {"contact_a": True, "intermediate": True, "contact_b": True, "return": 1.0, "terms": {}, "length": 10,
             "from_library": False, "at_frontier": True, "held_a_only_s": 1.0, "held_both_s": 1.0,
             "closest_final_m": 0.1, "closest_final_short_m": 0.08, "closest_final_dx_m": -0.02,
-            "closest_final_dz_m": 0.05, "terminated": False}
+            "closest_final_dz_m": 0.05, "held_both_a_on_stickers_s": 0.5, "held_both_b_on_stickers_s": 0.5,
+            "terminated": False}
     trainer.run()  # one iteration: the policy's noise exists from here on
     trainer.episodes.clear()
     trainer.episodes.extend([{**base, "success": True, "assisted": True, "held_b_only_s": 2.0}] * 3

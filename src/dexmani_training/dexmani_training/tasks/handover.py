@@ -21,8 +21,10 @@ stopped (``episode_metrics``): the seconds the object was off the table held by 
 closest approach to the final goal (``closest_final_m``) and where the object was then,
 relative to the goal: ``closest_final_short_m`` (along y, how far short of the goal on the
 midline's side; negative: past it), ``closest_final_dx_m`` (+ away from the robot) and
-``closest_final_dz_m`` (+ above); training logs their means over nominal episodes,
-evaluation their means and medians.
+``closest_final_dz_m`` (+ above); and of the seconds held by both hands, those with hand A's
+contact term at least 1.5 (``held_both_a_on_stickers_s``: A holds its own part, e.g. its end
+of the bar) and those with B's at least 1.5 (``held_both_b_on_stickers_s``); training logs their
+means over nominal episodes, evaluation their means and medians.
 
 The stage variable a ∈ {0, 1} (a = 1 from stage 2 on) switches the active terms, as in the
 paper: r = (1−a)·(r_contact(A) + r_goal(intermediate)) + a·(r_contact(B) + r_goal(final)),
@@ -254,8 +256,14 @@ class Handover(ManipulationEnv):
     # A alone, by both hands, by B alone, and its closest approach to the final goal (metres).
     # Why the offsets: a carry that stops 14 cm from the goal may be short along y (the hands'
     # reach across the body) or off in x or z, and each asks for a different fix.
+    # And of the two-hand hold, how much of it had each hand on its own stickers: the best carries
+    # held the bar with A on B's end (A's contact term 0.6–0.8), where no release can follow.
     episode_metrics = ("held_a_only_s", "held_both_s", "held_b_only_s", "closest_final_m",
-                       "closest_final_short_m", "closest_final_dx_m", "closest_final_dz_m")
+                       "closest_final_short_m", "closest_final_dx_m", "closest_final_dz_m",
+                       "held_both_a_on_stickers_s", "held_both_b_on_stickers_s")
+    # A hand's contact term (0–4) from which it counts as holding its own stickers: scripted end
+    # grasps of the bar score 1.6–2.7 (10th–90th percentile), policies' crossed holds 0.6–0.9.
+    on_stickers_min_contact = 1.5
     num_task_critic_features = 2 + 5
 
     def __init__(self, *args, **kwargs):
@@ -296,6 +304,7 @@ class Handover(ManipulationEnv):
             self.release_streak = np.zeros(n, dtype=int)  # steps of success with A's hand off the object
             self.released = np.zeros(n, dtype=bool)
             self.held_steps = np.zeros((n, 3), dtype=int)  # control steps held up by A only, both, B only
+            self.both_on_stickers_steps = np.zeros((n, 2), dtype=int)  # ... by both, A's / B's term >= on_stickers_min_contact
             self.closest_final = np.full(n, np.inf)
             self.closest_final_offset = np.zeros((n, 3))  # object − final goal at the closest approach
             self.assist_clock = np.zeros(n, dtype=int)  # steps since the assist's trigger (see assist_release_trigger)
@@ -327,6 +336,7 @@ class Handover(ManipulationEnv):
         self.release_streak[ids] = 0
         self.released[ids] = False
         self.held_steps[ids] = 0
+        self.both_on_stickers_steps[ids] = 0
         self.closest_final[ids] = np.inf
         self.closest_final_offset[ids] = 0.0
         self.assist_clock[ids] = 0
@@ -474,6 +484,9 @@ class Handover(ManipulationEnv):
         self.stage = np.where(self.stage_reached["success"], 4, self.stage)
         a = (self.stage >= 2).astype(float)
         contact_a, contact_b = self._contact_terms(state["fingertips"])
+        both_up = state["touch_a"] & state["touch_b"] & ~state["contact_table"]
+        self.both_on_stickers_steps += both_up[:, None] & (np.stack([contact_a, contact_b], axis=1)
+                                                           >= self.on_stickers_min_contact)
         contact = (1.0 - a) * contact_a + a * self.cfg.contact_b_weight * contact_b
         mode = self.cfg.stage_handoff
         if mode == "continuous":  # A's contact term at the switch, kept from then on
@@ -564,8 +577,10 @@ class Handover(ManipulationEnv):
 
     def episode_record_extras(self, i):
         held_s = self.held_steps[i] * self.dt_s
+        on_s = self.both_on_stickers_steps[i] * self.dt_s
         return {"direction": "left_to_right" if self.hand_a[i] == LEFT else "right_to_left", "stage": int(self.stage[i]),
                 "released": bool(self.released[i]), "held_a_only_s": float(held_s[0]), "held_both_s": float(held_s[1]),
                 "held_b_only_s": float(held_s[2]), "closest_final_m": float(self.closest_final[i]),
+                "held_both_a_on_stickers_s": float(on_s[0]), "held_both_b_on_stickers_s": float(on_s[1]),
                 **self._closest_final_offset(i),
                 "assisted": bool(self.assist_active[i])}
