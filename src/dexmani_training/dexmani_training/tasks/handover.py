@@ -165,9 +165,9 @@ class HandoverConfig(TaskConfig):
     # object or A's contact term (0–4) is at least this: A keeps to its own end, or lets go.
     # 0 (default): any hold pays. Why: in the two-hand holds of the best carries (``fd6``,
     # ``hi9``), A's fingertips sat on B's half of the bar (their centre 6 cm past the bar's
-    # centre, A's contact term 0.6–0.8), B touched the middle or A's end, and a scripted release
-    # (B closes, A opens) dropped the bar from all 198 of them; from the scripted handoffs (A's
-    # term 1.6–2.7, B's 2.2–2.6) every one succeeded. With A on B's end, the bar cannot go
+    # centre, A's contact term 0.55–1.0), B touched the middle or A's end, and a scripted release
+    # (B closes, A opens) dropped the bar from all 198 of ``fd6``'s it tried; from the scripted
+    # handoffs' holds (A's term 1.9–2.7, B's 1.6–2.6) 30 of 32 succeeded. With A on B's end, the bar cannot go
     # further than A's reach across the body, and B has no end left to take.
     hold_min_contact_a: float = 0.0
     # Training aid, off by default and always off in evaluation and policy rollouts: in this share
@@ -262,7 +262,7 @@ class Handover(ManipulationEnv):
                        "closest_final_short_m", "closest_final_dx_m", "closest_final_dz_m",
                        "held_both_a_on_stickers_s", "held_both_b_on_stickers_s")
     # A hand's contact term (0–4) from which it counts as holding its own stickers: scripted end
-    # grasps of the bar score 1.6–2.7 (10th–90th percentile), policies' crossed holds 0.6–0.9.
+    # grasps of the bar score 1.6–2.7 (10th–90th percentile), policies' crossed holds 0.4–1.0.
     on_stickers_min_contact = 1.5
     num_task_critic_features = 2 + 5
 
