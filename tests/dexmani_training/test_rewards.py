@@ -562,6 +562,13 @@ def test_handover_hold_can_ask_for_hand_a_on_its_own_end(small_env, direction):
     free = small_env("handover", **over)  # default 0: any hold pays
     _hover_then_finish_stage_2(free)
     assert all(v > 0 for v in paid(free, a_on_b_end, touch_a=True, touch_b=True))
+    # Graded: below the threshold the share A's contact term / threshold; at or above it all.
+    graded = small_env("handover", hold_min_contact_a=1.8, hold_min_contact_a_graded=True, **over)
+    _hover_then_finish_stage_2(graded)
+    share = graded._contact_terms(a_on_b_end)[0][0] / 1.8
+    assert 0.0 < share < 1.0
+    assert paid(graded, a_on_b_end, touch_a=True, touch_b=True)[1] == pytest.approx(share * graded.cfg.reward.hold_weight)
+    assert paid(graded, ends, touch_a=True, touch_b=True)[1] == graded.cfg.reward.hold_weight
     with pytest.raises(ValueError, match="hold_min_contact_a"):
         task_config("handover", {"hold_min_contact_a": -1.0}).validate()
 

@@ -170,6 +170,11 @@ class HandoverConfig(TaskConfig):
     # handoffs' holds (A's term 1.9–2.7, B's 1.6–2.6) 30 of 32 succeeded. With A on B's end, the bar cannot go
     # further than A's reach across the body, and B has no end left to take.
     hold_min_contact_a: float = 0.0
+    # With ``hold_min_contact_a``: below the threshold the three terms pay the fraction
+    # A's contact term / ``hold_min_contact_a`` instead of nothing, so each centimetre A's
+    # fingertips move towards its own stickers pays (the binary gate gives no signal until A is
+    # there, and runs from holds with A on B's end never found the way: ``ae2``).
+    hold_min_contact_a_graded: bool = False
     # Training aid, off by default and always off in evaluation and policy rollouts: in this share
     # of training episodes (drawn at reset), ``assist_release_after_s`` after the trigger (below),
     # the env opens hand A's fingers and draws A's arm back to its default pose (their targets
@@ -494,8 +499,9 @@ class Handover(ManipulationEnv):
             self.contact_carry = np.where(switched, contact_a, self.contact_carry)
         held_up = state["held_up"]
         if self.cfg.hold_min_contact_a > 0:  # from stage 2, A pays for a hold only from its own end or off it
-            a_ok = ~state["touch_a"] | (contact_a >= self.cfg.hold_min_contact_a)
-            held_up = held_up & ((self.stage < 2) | a_ok)
+            share = np.minimum(contact_a / self.cfg.hold_min_contact_a, 1.0)
+            a_ok = share if self.cfg.hold_min_contact_a_graded else (share >= 1.0)
+            held_up = held_up * np.where((self.stage < 2) | ~state["touch_a"], 1.0, a_ok)
         level = self._level(state, held_up) if self.cfg.level_weight > 0 else np.zeros(self.num_envs)
         if mode != "continuous":
             held_up = state["held_a"] * (1.0 - a)
