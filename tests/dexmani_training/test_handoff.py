@@ -296,3 +296,41 @@ def test_hand_b_frontier_keeps_b_about_to_grasp_and_two_hand_holds(tmp_path, cap
     out = json.loads(capsys.readouterr().out)
     assert out["states"] == len(near) == len(InitLibrary.load(tmp_path / "f.npz"))
     assert main(["init", "frontier", str(path), "--out", str(tmp_path / "f.npz")]) == 2  # exists without --force
+
+
+def test_handover_holds_benchmark_tells_end_grasps_from_crossed_hands(tmp_path, capsys):
+    """benchmarks/handover_holds.py: in the shipped scripted handoffs' two-hand holds each hand
+    is on its own end (A's fingertip centre on A's half, B's on B's, both contact terms high) and
+    a scripted release succeeds; the same holds with the bar turned end for end read as crossed
+    (A on B's end); no end grasp reaches the final goal with both arms."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import handover_holds as hh
+
+    lib = InitLibrary.load(DATA_DIR / "handover_bar.npz")
+    qs, poses, looked = hh.two_hand_holds(lib, 200)
+    assert looked == 200 and 0 < len(qs) < looked  # most scripted states are B alone carrying
+    g = hh.hold_geometry(qs, poses)
+    assert g["a_along_m"][2] < 0.0 < g["b_along_m"][0]  # A on its half, B on its own (90th / 10th percentile)
+    assert g["contact_a"][1] > 1.5 and g["contact_b"][1] > 1.5
+    # The same holds with the bar turned half a turn about the vertical (the same shape, so the
+    # same contacts): now its end with A's stickers is where B's hand is, the hands read crossed.
+    w, x, y, z = poses[:, 3:].T
+    turned = np.concatenate([poses[:, :3], np.stack([-z, -y, x, w], axis=1)], axis=1)  # q_z(π) ⊗ q
+    gx = hh.hold_geometry(qs, turned)
+    assert gx["a_along_m"][1] > 0.0 > gx["b_along_m"][1]
+    assert gx["contact_a"][1] < 1.0 and gx["contact_b"][1] < 1.0
+    out = tmp_path / "holds.json"
+    assert hh.main(["--holds", "scripted=handover_bar", "--states", "200", "--releases", "2", "--reach",
+                    "--grasps", "1", "--out", str(out)]) == 0
+    d = json.loads(out.read_text())
+    rel = d["holds"]["scripted"]["scripted_release"]
+    assert rel["tried"] == 2 and rel["succeeded"] + rel["held_but_missed_the_goal"] + sum(rel["fell_in"].values()) == 2
+    assert rel["succeeded"] >= 1
+    shares = d["reach"]["both_reach_share_by_y_m"]
+    assert shares["0.27"] == 0.0 and set(shares) >= {"0.00", "0.27"}
+    with pytest.raises(SystemExit):
+        hh.main([])  # nothing to do
+    capsys.readouterr()

@@ -204,7 +204,7 @@ class HandoffScript:
             lead = int(lib.lead_hand[k])
             if lead < 0 or lib.object_pose[k, 2] - self.rest_z < min_height_m:
                 continue
-            q, pose = _right_handed(lib, k)  # as a right-hand grasp
+            q, pose = as_right_handed(lib, k)  # as a right-hand grasp
             self.sim.reset(joint_pos=q[None], object_pose=pose[None])
             touch = self.sim.contacts()[0]
             if not touch[RIGHT] or touch[LEFT] or touch[2]:
@@ -426,7 +426,7 @@ def _load_source(library: str | Path, task: str, object_name: str | None, every_
     return script, src, obj, max(1, int(round(every_s / script.sim.control_dt_s)))
 
 
-def _right_handed(src: InitLibrary, k: int) -> tuple[np.ndarray, np.ndarray]:
+def as_right_handed(src: InitLibrary, k: int) -> tuple[np.ndarray, np.ndarray]:
     """State ``k`` of ``src`` as one with the right hand as lead hand (mirrored if it was the left)."""
     q, pose = src.joint_pos[k], src.object_pose[k]
     if int(src.lead_hand[k]) == LEFT:
@@ -513,7 +513,7 @@ def library_from_releases(library: str | Path, task: str = "handover", object_na
     rng = np.random.default_rng(seed)
     picked = rng.permutation(known)[:episodes]
     outcome = {"episodes": int(picked.size), "not_both_holding": 0, "failed": 0, "kept": 0}
-    attempts = (lambda k=k: script.release(*_right_handed(src, int(k))) for k in picked)
+    attempts = (lambda k=k: script.release(*as_right_handed(src, int(k))) for k in picked)
     q, pose, stage = _collect(attempts, outcome, stride, progress, "releases")
     meta = {"task": task, "object": obj, "source": {"kind": "release", "library": str(library), "seed": seed,
             **outcome}, "every_s": every_s}
