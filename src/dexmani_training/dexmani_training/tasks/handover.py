@@ -165,9 +165,10 @@ class HandoverConfig(TaskConfig):
     # object or A's contact term (0–4) is at least this: A keeps to its own end, or lets go.
     # 0 (default): any hold pays. Why: in the two-hand holds of the best carries (``fd6``,
     # ``hi9``), A's fingertips sat on B's half of the bar (their centre 6 cm past the bar's
-    # centre, A's contact term 0.55–1.0), B touched the middle or A's end, and a scripted release
-    # (B closes, A opens) dropped the bar from all 198 of ``fd6``'s it tried; from the scripted
-    # handoffs' holds (A's term 1.9–2.7, B's 1.6–2.6) 30 of 32 succeeded. With A on B's end, the bar cannot go
+    # centre, A's contact term 0.56–0.98), B touched the middle or A's end, and a scripted release
+    # (B closes, A opens) succeeded from 0 of 200 of ``fd6``'s holds and 8 of 183 of ``hi9``'s;
+    # from the scripted handoffs' holds (A's term 1.96–2.66, B's 2.17–2.64) 71 of 75
+    # (``benchmarks/handover_holds.py``). With A on B's end, the bar cannot go
     # further than A's reach across the body, and B has no end left to take.
     hold_min_contact_a: float = 0.0
     # With ``hold_min_contact_a``: below the threshold the three terms pay the fraction
