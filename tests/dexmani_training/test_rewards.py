@@ -569,6 +569,12 @@ def test_handover_hold_can_ask_for_hand_a_on_its_own_end(small_env, direction):
     assert 0.0 < share < 1.0
     assert paid(graded, a_on_b_end, touch_a=True, touch_b=True)[1] == pytest.approx(share * graded.cfg.reward.hold_weight)
     assert paid(graded, ends, touch_a=True, touch_b=True)[1] == graded.cfg.reward.hold_weight
+    # From stage 0: A's own phase pays only for a hold by its own end, too.
+    early = small_env("handover", hold_min_contact_a=1.8, hold_min_contact_a_from_stage=0, **over)
+    assert paid(early, a_on_b_end, touch_a=True) == (0.0, 0.0, 0.0)
+    assert paid(early, ends, touch_a=True)[1] == early.cfg.reward.hold_weight
+    with pytest.raises(ValueError, match="hold_min_contact_a_from_stage"):
+        task_config("handover", {"hold_min_contact_a_from_stage": 3}).validate()
     with pytest.raises(ValueError, match="hold_min_contact_a"):
         task_config("handover", {"hold_min_contact_a": -1.0}).validate()
 

@@ -176,6 +176,12 @@ class HandoverConfig(TaskConfig):
     # fingertips move towards its own stickers pays (the binary gate gives no signal until A is
     # there, and runs from holds with A on B's end never found the way: ``ae2``).
     hold_min_contact_a_graded: bool = False
+    # The stage from which ``hold_min_contact_a`` applies (0–2; before it, any hold by A pays).
+    # From 2 (default), only the carry after the intermediate goal; from 0, A's own phase too,
+    # where the grasp is made: with the gate from stage 2 and ``intermediate_min_contact_a``,
+    # a run held the bar at the intermediate goal off A's end and never finished stage 2
+    # (``ae4``: stage 1 paid as much as ``fd6``'s whole episodes).
+    hold_min_contact_a_from_stage: int = 2
     # Training aid, off by default and always off in evaluation and policy rollouts: in this share
     # of training episodes (drawn at reset), ``assist_release_after_s`` after the trigger (below),
     # the env opens hand A's fingers and draws A's arm back to its default pose (their targets
@@ -244,6 +250,8 @@ class HandoverConfig(TaskConfig):
         if self.assist_as_actions and self.assist_release_probability == 0:
             raise ValueError("assist_as_actions stores the assist's actions for hand A: it needs "
                              "assist_release_probability > 0")
+        if self.hold_min_contact_a_from_stage not in (0, 1, 2):
+            raise ValueError(f"hold_min_contact_a_from_stage must be 0, 1 or 2, got {self.hold_min_contact_a_from_stage}")
         if self.assist_release_after_s < 0:
             raise ValueError(f"assist_release_after_s must be >= 0, got {self.assist_release_after_s}")
         start = self.final_goal_curriculum_start_y_m
@@ -502,7 +510,7 @@ class Handover(ManipulationEnv):
         if self.cfg.hold_min_contact_a > 0:  # from stage 2, A pays for a hold only from its own end or off it
             share = np.minimum(contact_a / self.cfg.hold_min_contact_a, 1.0)
             a_ok = share if self.cfg.hold_min_contact_a_graded else (share >= 1.0)
-            held_up = held_up * np.where((self.stage < 2) | ~state["touch_a"], 1.0, a_ok)
+            held_up = held_up * np.where((self.stage < self.cfg.hold_min_contact_a_from_stage) | ~state["touch_a"], 1.0, a_ok)
         level = self._level(state, held_up) if self.cfg.level_weight > 0 else np.zeros(self.num_envs)
         if mode != "continuous":
             held_up = state["held_a"] * (1.0 - a)
