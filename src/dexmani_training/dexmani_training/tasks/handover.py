@@ -161,8 +161,9 @@ class HandoverConfig(TaskConfig):
     # its far end (fingertip centre 11–22 cm from the centre along the bar, the end at 9 cm), and
     # all 177 scripted releases from those holds failed (the bar fell as A opened).
     contact_b_min_contact_b: float = 0.0
-    # From stage 2 on, ``lift``, ``hold`` and ``level`` pay only while hand A does not touch the
-    # object or A's contact term (0–4) is at least this: A keeps to its own end, or lets go.
+    # From stage 2 on (``hold_min_contact_a_from_stage``), ``lift``, ``hold`` and ``level`` pay
+    # only while hand A does not touch the object or A's contact term (0–4) is at least this: A
+    # keeps to its own end, or lets go.
     # 0 (default): any hold pays. Why: in the two-hand holds of the best carries (``fd6``,
     # ``hi9``), A's fingertips sat on B's half of the bar (their centre 6 cm past the bar's
     # centre, A's contact term 0.56–0.98), B touched the middle or A's end, and a scripted release
@@ -271,7 +272,8 @@ class Handover(ManipulationEnv):
     # Why the offsets: a carry that stops 14 cm from the goal may be short along y (the hands'
     # reach across the body) or off in x or z, and each asks for a different fix.
     # And of the two-hand hold, how much of it had each hand on its own stickers: the best carries
-    # held the bar with A on B's end (A's contact term 0.6–0.8), where no release can follow.
+    # held the bar with A on B's end (A's contact term 0.56–0.98), from where a scripted release
+    # rarely succeeds (``benchmarks/handover_holds.py``).
     episode_metrics = ("held_a_only_s", "held_both_s", "held_b_only_s", "closest_final_m",
                        "closest_final_short_m", "closest_final_dx_m", "closest_final_dz_m",
                        "held_both_a_on_stickers_s", "held_both_b_on_stickers_s")
@@ -507,11 +509,12 @@ class Handover(ManipulationEnv):
             switched = (self.stage >= 2) & (self._old_stage < 2)
             self.contact_carry = np.where(switched, contact_a, self.contact_carry)
         held_up = state["held_up"]
-        if self.cfg.hold_min_contact_a > 0:  # from stage 2, A pays for a hold only from its own end or off it
+        if self.cfg.hold_min_contact_a > 0:  # A's hold pays (in full) only from its own end, or with A off
             share = np.minimum(contact_a / self.cfg.hold_min_contact_a, 1.0)
             a_ok = share if self.cfg.hold_min_contact_a_graded else (share >= 1.0)
             held_up = held_up * np.where((self.stage < self.cfg.hold_min_contact_a_from_stage) | ~state["touch_a"], 1.0, a_ok)
-        level = self._level(state, held_up) if self.cfg.level_weight > 0 else np.zeros(self.num_envs)
+        zero = np.zeros(self.num_envs)
+        level = self._level(state, held_up) if self.cfg.level_weight > 0 else zero
         if mode != "continuous":
             held_up = state["held_a"] * (1.0 - a)
         lift = np.clip(state["object_height"], 0.0, r.lift_cap_m) * held_up
@@ -520,7 +523,6 @@ class Handover(ManipulationEnv):
         if self.cfg.final_goal_needs_b:  # without B's touch, moving away still costs; coming closer pays nothing
             goal = np.where((self.stage >= 2) & ~state["touch_b"], np.minimum(goal, 0.0), goal)
         bonus = stage_bonus(self.stage, self._old_stage, r.stage_bonus_scale) / self.dt_s  # paid once; the env multiplies by dt
-        zero = np.zeros(self.num_envs)
         return {
             "contact": r.contact_weight * contact,
             "goal": goal,
