@@ -131,7 +131,12 @@ def plot(summaries: list[dict], all_rows: list[list[dict]], path: Path, window: 
     metrics = sorted({k for s in summaries for k in s.get("final_metrics", {})},
                      key=lambda k: TASKS[summaries[0]["task"]][1].episode_metrics.index(k.split("/", 1)[1]))
     panels = rates + (["task_difficulty"] if curriculum else []) + metrics
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
+    cols = min(len(panels), 5)  # a grid, not one strip: 13 handover panels in a row were unreadable
+    nrows = -(-len(panels) // cols)
+    fig, grid = plt.subplots(nrows, cols, figsize=(4.2 * cols, 3.6 * nrows), squeeze=False)
+    axes = [list(grid.flat)]
+    for ax in axes[0][len(panels):]:
+        ax.set_visible(False)
     for idx, (s, rows) in enumerate(zip(summaries, all_rows)):
         steps = np.array([r["env_steps"] for r in rows]) / 1e6
         label = Path(s["run"]).name
