@@ -527,6 +527,16 @@ def test_handover_contact_b_can_ask_for_hand_b_on_its_stickers(small_env, direct
         task_config("handover", {"contact_b_min_contact_b": -1.0}).validate()
 
 
+def _crossed_and_own_ends(env, a):
+    """Fingertips (1×2×4×3) of a one-env handover with hand A ``a``: crossed (A's on B's
+    stickers, B's on A's) and each hand on its own stickers."""
+    crossed, ends = np.zeros((1, 2, 4, 3)), np.zeros((1, 2, 4, 3))
+    for tips, a_set in ((crossed, 1), (ends, 0)):
+        tips[:, a] = _tips_on(env.stickers_world(a_set))
+        tips[:, 1 - a] = _tips_on(env.stickers_world(1 - a_set))
+    return crossed, ends
+
+
 @pytest.mark.parametrize("direction", ["right_to_left", "left_to_right"])
 def test_handover_hold_can_ask_for_hand_a_on_its_own_end(small_env, direction):
     """With hold_min_contact_a, from stage 2 on lift, hold and level pay only while A keeps its
@@ -535,12 +545,7 @@ def test_handover_hold_can_ask_for_hand_a_on_its_own_end(small_env, direction):
             "sticker_pattern_b": "left_end", "level_weight": 3.0}
     env = small_env("handover", hold_min_contact_a=1.8, **over)
     a = env.hand_a[0]
-    a_on_b_end = np.zeros((1, 2, 4, 3))  # A's fingertips on B's end, B's on A's end (hands crossed)
-    a_on_b_end[:, a] = _tips_on(env.stickers_world(1))
-    a_on_b_end[:, 1 - a] = _tips_on(env.stickers_world(0))
-    ends = np.zeros((1, 2, 4, 3))  # each hand on its own end
-    ends[:, a] = _tips_on(env.stickers_world(0))
-    ends[:, 1 - a] = _tips_on(env.stickers_world(1))
+    a_on_b_end, ends = _crossed_and_own_ends(env, a)
     assert env._contact_terms(a_on_b_end)[0][0] < 1.8 < env._contact_terms(ends)[0][0]
 
     def paid(e, tips, **touch):
@@ -587,12 +592,7 @@ def test_handover_records_which_hand_held_its_own_stickers_in_a_two_hand_hold(sm
     env = small_env("handover", num_envs=1, directions=[direction], objects="bar_5x18x5cm",
                     sticker_pattern_a="right_end", sticker_pattern_b="left_end")
     a = env.hand_a[0]
-    crossed = np.zeros((1, 2, 4, 3))  # A's fingertips on B's end, B's on A's end
-    crossed[:, a] = _tips_on(env.stickers_world(1))
-    crossed[:, 1 - a] = _tips_on(env.stickers_world(0))
-    ends = np.zeros((1, 2, 4, 3))
-    ends[:, a] = _tips_on(env.stickers_world(0))
-    ends[:, 1 - a] = _tips_on(env.stickers_world(1))
+    crossed, ends = _crossed_and_own_ends(env, a)
     a_only = ends.copy()  # A on its end, B far away
     a_only[:, 1 - a] = _far_tips(1)
     _handover_rewards(env, ends, touch_a=True, touch_b=True)  # each on its own end: both count

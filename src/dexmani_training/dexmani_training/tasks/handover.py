@@ -500,6 +500,8 @@ class Handover(ManipulationEnv):
         self.stage = np.where(self.stage_reached["success"], 4, self.stage)
         a = (self.stage >= 2).astype(float)
         contact_a, contact_b = self._contact_terms(state["fingertips"])
+        # The on-stickers part of the two-hand hold is counted here, not with held_steps in
+        # update_stages, so that the contact terms are computed once per step.
         both_up = state["touch_a"] & state["touch_b"] & ~state["contact_table"]
         self.both_on_stickers_steps += both_up[:, None] & (np.stack([contact_a, contact_b], axis=1)
                                                            >= self.on_stickers_min_contact)
