@@ -14,6 +14,10 @@ from the object's centre, + towards B's end (the bar's ends are at ±0.09 m). Th
 opens and draws back, B carries the object to the final goal): how many succeed, and at which
 phase the object fell in those that did not (``fell_in``; below 2 cm above its rest at the
 phase's end; ``held_but_missed_the_goal``: up to the end, but not within 5 cm of the goal).
+In the world: ``axis_to_b_y``, the y of the bar's unit axis towards B's end (+1: B's end points
+at B's side of the table, −1: the bar turned end for end), and ``a_y_m``, ``b_y_m``, each hand's
+fingertip centre in y from the object's centre, + towards B's side: a hand on the far side of
+the object from its own table half has reached across.
 
 ``--reach``: the scripted end grasps (``HandoffScript``: each hand's fingertip centre 6.5 cm
 from the bar's centre, the roll that suits the midline) placed with damped least-squares IK for
@@ -81,9 +85,11 @@ def hold_geometry(qs: np.ndarray, poses: np.ndarray) -> dict:
     axis = env.long_axis_world(poses[:, 3:])  # + towards the bar's left end, B's (A is the right hand)
     along = {h: np.einsum("nj,nj->n", tips[:, side].mean(axis=1) - poses[:, :3], axis)
              for h, side in (("a", RIGHT), ("b", LEFT))}
+    across = {h: tips[:, side, :, 1].mean(axis=1) - poses[:, 1] for h, side in (("a", RIGHT), ("b", LEFT))}
     pct = lambda x: [round(float(v), 3) for v in np.percentile(x, [10, 50, 90])]
     return {"contact_a": pct(contact_a), "contact_b": pct(contact_b),
-            "a_along_m": pct(along["a"]), "b_along_m": pct(along["b"])}
+            "a_along_m": pct(along["a"]), "b_along_m": pct(along["b"]),
+            "axis_to_b_y": pct(axis[:, 1]), "a_y_m": pct(across["a"]), "b_y_m": pct(across["b"])}
 
 
 def releases(script: HandoffScript, qs: np.ndarray, poses: np.ndarray, n: int) -> dict:

@@ -315,6 +315,8 @@ def test_handover_holds_benchmark_tells_end_grasps_from_crossed_hands(tmp_path, 
     g = hh.hold_geometry(qs, poses)
     assert g["a_along_m"][2] < 0.0 < g["b_along_m"][0]  # A on its half, B on its own (90th / 10th percentile)
     assert g["contact_a"][1] > 1.5 and g["contact_b"][1] > 1.5
+    assert g["axis_to_b_y"][0] > 0.7  # mostly along y, B's end towards B
+    assert g["a_y_m"][2] < 0.0 < g["b_y_m"][0]  # each hand on its own side of the centre, in the world
     # The same holds with the bar turned half a turn about the vertical (the same shape, so the
     # same contacts): now its end with A's stickers is where B's hand is, the hands read crossed.
     w, x, y, z = poses[:, 3:].T
@@ -322,6 +324,8 @@ def test_handover_holds_benchmark_tells_end_grasps_from_crossed_hands(tmp_path, 
     gx = hh.hold_geometry(qs, turned)
     assert gx["a_along_m"][1] > 0.0 > gx["b_along_m"][1]
     assert gx["contact_a"][1] < 1.0 and gx["contact_b"][1] < 1.0
+    assert gx["axis_to_b_y"][2] < -0.7  # turned end for end: B's end points at A's side
+    assert gx["a_y_m"] == g["a_y_m"] and gx["b_y_m"] == g["b_y_m"]  # the hands did not move
     out = tmp_path / "holds.json"
     assert hh.main(["--holds", "scripted=handover_bar", "--states", "200", "--releases", "2", "--reach",
                     "--grasps", "1", "--out", str(out)]) == 0

@@ -585,6 +585,50 @@ def test_handover_hold_can_ask_for_hand_a_on_its_own_end(small_env, direction):
 
 
 @pytest.mark.parametrize("direction", ["right_to_left", "left_to_right"])
+def test_handover_hold_can_ask_for_hand_b_on_its_own_end(small_env, direction):
+    """With hold_min_contact_b, from stage 2 on lift, hold and level pay only while B keeps its
+    fingertips on its own end of the bar or stays off it; graded, the share of B's term; with
+    both gates the shares multiply; before stage 2 B's touch changes nothing."""
+    over = {"num_envs": 1, "directions": [direction], "objects": "bar_5x18x5cm", "sticker_pattern_a": "right_end",
+            "sticker_pattern_b": "left_end", "level_weight": 3.0}
+    env = small_env("handover", hold_min_contact_b=1.8, **over)
+    a = env.hand_a[0]
+    crossed, ends = _crossed_and_own_ends(env, a)
+    b_on_a_end = ends.copy()  # A on its end, B's fingertips on A's end too
+    b_on_a_end[:, 1 - a] = _tips_on(env.stickers_world(0), idx=(1, 2, 4, 6))
+    term_b = env._contact_terms(b_on_a_end)[1][0]
+    assert term_b < 1.8 < env._contact_terms(ends)[1][0]
+
+    def paid(e, tips, **touch):
+        state = _handover_state(e, tips, **touch)
+        state["object_height"] = np.array([0.08])
+        state["success_now"] = e.update_stages(state)
+        r = e.compute_rewards(state)
+        return r["lift"][0], r["hold"][0], r["level"][0]
+
+    assert all(v > 0 for v in paid(env, b_on_a_end, touch_a=True, touch_b=True))  # stage 1: B not gated
+    _hover_then_finish_stage_2(env)
+    assert paid(env, b_on_a_end, touch_a=True, touch_b=True) == (0.0, 0.0, 0.0)
+    lift, hold, level = paid(env, ends, touch_a=True, touch_b=True)
+    assert lift == pytest.approx(env.cfg.reward.lift_weight * 0.08) and hold == env.cfg.reward.hold_weight
+    assert level == pytest.approx(3.0)
+    assert paid(env, b_on_a_end, touch_a=True)[1] == env.cfg.reward.hold_weight  # B off the bar: A's hold pays
+    graded = small_env("handover", hold_min_contact_b=1.8, hold_min_contact_b_graded=True, **over)
+    _hover_then_finish_stage_2(graded)
+    w = graded.cfg.reward.hold_weight
+    assert paid(graded, b_on_a_end, touch_a=True, touch_b=True)[1] == pytest.approx(term_b / 1.8 * w)
+    assert paid(graded, ends, touch_a=True, touch_b=True)[1] == w
+    both = small_env("handover", hold_min_contact_a=1.8, hold_min_contact_a_graded=True, hold_min_contact_b=1.8,
+                     hold_min_contact_b_graded=True, **over)
+    _hover_then_finish_stage_2(both)
+    term_a, term_b = (t[0] for t in both._contact_terms(crossed))
+    assert paid(both, crossed, touch_a=True, touch_b=True)[1] == pytest.approx(
+        min(term_a / 1.8, 1.0) * min(term_b / 1.8, 1.0) * w)
+    with pytest.raises(ValueError, match="hold_min_contact_b"):
+        task_config("handover", {"hold_min_contact_b": -1.0}).validate()
+
+
+@pytest.mark.parametrize("direction", ["right_to_left", "left_to_right"])
 def test_handover_records_which_hand_held_its_own_stickers_in_a_two_hand_hold(small_env, direction):
     """``held_both_{a,b}_on_stickers_s`` count the steps of a two-hand hold (off the table) in
     which A's, B's contact term is at least 1.5, in seconds; holds by one hand, on the table or

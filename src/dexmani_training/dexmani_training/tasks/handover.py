@@ -183,6 +183,15 @@ class HandoverConfig(TaskConfig):
     # a run held the bar at the intermediate goal off A's end and never finished stage 2
     # (``ae4``: stage 1 paid as much as ``fd6``'s whole episodes).
     hold_min_contact_a_from_stage: int = 2
+    # The same gate for hand B (from stage 2, where B's part starts): ``lift``, ``hold`` and
+    # ``level`` pay only while B does not touch the object or B's contact term (0–4) is at least
+    # this; with ``hold_min_contact_b_graded``, the share B's term / this below it. Both gates
+    # multiply. 0 (default): any touch by B leaves them as they are. Why: trained with A's graded
+    # gate from stage 0 (``ag1``), A held its own end in 88% of the two-hand hold, but B's
+    # fingertips sat beyond A's end (their centre 12 cm from the bar's centre, towards A's end;
+    # B's contact term 0.40–0.52) and a scripted release from those holds succeeded once in 196.
+    hold_min_contact_b: float = 0.0
+    hold_min_contact_b_graded: bool = False
     # Training aid, off by default and always off in evaluation and policy rollouts: in this share
     # of training episodes (drawn at reset), ``assist_release_after_s`` after the trigger (below),
     # the env opens hand A's fingers and draws A's arm back to its default pose (their targets
@@ -234,7 +243,8 @@ class HandoverConfig(TaskConfig):
         if self.stage_handoff not in HANDOFFS:
             raise ValueError(f"stage_handoff must be one of {list(HANDOFFS)}, got {self.stage_handoff!r}")
         for name in ("contact_b_weight", "hold_b_weight", "release_a_weight", "let_go_weight", "level_weight",
-                     "intermediate_min_contact_a", "contact_b_min_contact_b", "hold_min_contact_a"):
+                     "intermediate_min_contact_a", "contact_b_min_contact_b", "hold_min_contact_a",
+                     "hold_min_contact_b"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0.0 <= self.assist_release_probability <= 1.0:
@@ -515,6 +525,10 @@ class Handover(ManipulationEnv):
             share = np.minimum(contact_a / self.cfg.hold_min_contact_a, 1.0)
             a_ok = share if self.cfg.hold_min_contact_a_graded else (share >= 1.0)
             held_up = held_up * np.where((self.stage < self.cfg.hold_min_contact_a_from_stage) | ~state["touch_a"], 1.0, a_ok)
+        if self.cfg.hold_min_contact_b > 0:  # and B's only from its own end, or with B off
+            share = np.minimum(contact_b / self.cfg.hold_min_contact_b, 1.0)
+            b_ok = share if self.cfg.hold_min_contact_b_graded else (share >= 1.0)
+            held_up = held_up * np.where((self.stage < 2) | ~state["touch_b"], 1.0, b_ok)
         zero = np.zeros(self.num_envs)
         level = self._level(state, held_up) if self.cfg.level_weight > 0 else zero
         if mode != "continuous":
