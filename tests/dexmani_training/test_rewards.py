@@ -537,6 +537,16 @@ def _crossed_and_own_ends(env, a):
     return crossed, ends
 
 
+def _hold_paid(e, tips, **touch):
+    """One step of a one-env handover with the bar 8 cm up and fingertips ``tips``: what
+    ``lift``, ``hold`` and ``level`` pay."""
+    state = _handover_state(e, tips, **touch)
+    state["object_height"] = np.array([0.08])
+    state["success_now"] = e.update_stages(state)
+    r = e.compute_rewards(state)
+    return r["lift"][0], r["hold"][0], r["level"][0]
+
+
 @pytest.mark.parametrize("direction", ["right_to_left", "left_to_right"])
 def test_handover_hold_can_ask_for_hand_a_on_its_own_end(small_env, direction):
     """With hold_min_contact_a, from stage 2 on lift, hold and level pay only while A keeps its
@@ -548,36 +558,29 @@ def test_handover_hold_can_ask_for_hand_a_on_its_own_end(small_env, direction):
     a_on_b_end, ends = _crossed_and_own_ends(env, a)
     assert env._contact_terms(a_on_b_end)[0][0] < 1.8 < env._contact_terms(ends)[0][0]
 
-    def paid(e, tips, **touch):
-        state = _handover_state(e, tips, **touch)
-        state["object_height"] = np.array([0.08])
-        state["success_now"] = e.update_stages(state)
-        r = e.compute_rewards(state)
-        return r["lift"][0], r["hold"][0], r["level"][0]
-
-    assert all(v > 0 for v in paid(env, a_on_b_end, touch_a=True))  # stage 1: any hold by A pays
+    assert all(v > 0 for v in _hold_paid(env, a_on_b_end, touch_a=True))  # stage 1: any hold by A pays
     _hover_then_finish_stage_2(env)
-    assert paid(env, a_on_b_end, touch_a=True, touch_b=True) == (0.0, 0.0, 0.0)
+    assert _hold_paid(env, a_on_b_end, touch_a=True, touch_b=True) == (0.0, 0.0, 0.0)
     assert env.stage[0] == 3
-    lift, hold, level = paid(env, ends, touch_a=True, touch_b=True)
+    lift, hold, level = _hold_paid(env, ends, touch_a=True, touch_b=True)
     assert lift == pytest.approx(env.cfg.reward.lift_weight * 0.08) and hold == env.cfg.reward.hold_weight
     assert level == pytest.approx(3.0)  # the bar lies level
-    assert all(v > 0 for v in paid(env, a_on_b_end, touch_b=True))  # A let go, B holds: pays
-    assert paid(env, ends, touch_a=True, touch_b=True, table=True) == (0.0, 0.0, 0.0)  # on the table
+    assert all(v > 0 for v in _hold_paid(env, a_on_b_end, touch_b=True))  # A let go, B holds: pays
+    assert _hold_paid(env, ends, touch_a=True, touch_b=True, table=True) == (0.0, 0.0, 0.0)  # on the table
     free = small_env("handover", **over)  # default 0: any hold pays
     _hover_then_finish_stage_2(free)
-    assert all(v > 0 for v in paid(free, a_on_b_end, touch_a=True, touch_b=True))
+    assert all(v > 0 for v in _hold_paid(free, a_on_b_end, touch_a=True, touch_b=True))
     # Graded: below the threshold the share A's contact term / threshold; at or above it all.
     graded = small_env("handover", hold_min_contact_a=1.8, hold_min_contact_a_graded=True, **over)
     _hover_then_finish_stage_2(graded)
     share = graded._contact_terms(a_on_b_end)[0][0] / 1.8
     assert 0.0 < share < 1.0
-    assert paid(graded, a_on_b_end, touch_a=True, touch_b=True)[1] == pytest.approx(share * graded.cfg.reward.hold_weight)
-    assert paid(graded, ends, touch_a=True, touch_b=True)[1] == graded.cfg.reward.hold_weight
+    assert _hold_paid(graded, a_on_b_end, touch_a=True, touch_b=True)[1] == pytest.approx(share * graded.cfg.reward.hold_weight)
+    assert _hold_paid(graded, ends, touch_a=True, touch_b=True)[1] == graded.cfg.reward.hold_weight
     # From stage 0: A's own phase pays only for a hold by its own end, too.
     early = small_env("handover", hold_min_contact_a=1.8, hold_min_contact_a_from_stage=0, **over)
-    assert paid(early, a_on_b_end, touch_a=True) == (0.0, 0.0, 0.0)
-    assert paid(early, ends, touch_a=True)[1] == early.cfg.reward.hold_weight
+    assert _hold_paid(early, a_on_b_end, touch_a=True) == (0.0, 0.0, 0.0)
+    assert _hold_paid(early, ends, touch_a=True)[1] == early.cfg.reward.hold_weight
     with pytest.raises(ValueError, match="hold_min_contact_a_from_stage"):
         task_config("handover", {"hold_min_contact_a_from_stage": 3}).validate()
     with pytest.raises(ValueError, match="hold_min_contact_a"):
@@ -599,30 +602,23 @@ def test_handover_hold_can_ask_for_hand_b_on_its_own_end(small_env, direction):
     term_b = env._contact_terms(b_on_a_end)[1][0]
     assert term_b < 1.8 < env._contact_terms(ends)[1][0]
 
-    def paid(e, tips, **touch):
-        state = _handover_state(e, tips, **touch)
-        state["object_height"] = np.array([0.08])
-        state["success_now"] = e.update_stages(state)
-        r = e.compute_rewards(state)
-        return r["lift"][0], r["hold"][0], r["level"][0]
-
-    assert all(v > 0 for v in paid(env, b_on_a_end, touch_a=True, touch_b=True))  # stage 1: B not gated
+    assert all(v > 0 for v in _hold_paid(env, b_on_a_end, touch_a=True, touch_b=True))  # stage 1: B not gated
     _hover_then_finish_stage_2(env)
-    assert paid(env, b_on_a_end, touch_a=True, touch_b=True) == (0.0, 0.0, 0.0)
-    lift, hold, level = paid(env, ends, touch_a=True, touch_b=True)
+    assert _hold_paid(env, b_on_a_end, touch_a=True, touch_b=True) == (0.0, 0.0, 0.0)
+    lift, hold, level = _hold_paid(env, ends, touch_a=True, touch_b=True)
     assert lift == pytest.approx(env.cfg.reward.lift_weight * 0.08) and hold == env.cfg.reward.hold_weight
     assert level == pytest.approx(3.0)
-    assert paid(env, b_on_a_end, touch_a=True)[1] == env.cfg.reward.hold_weight  # B off the bar: A's hold pays
+    assert _hold_paid(env, b_on_a_end, touch_a=True)[1] == env.cfg.reward.hold_weight  # B off the bar: A's hold pays
     graded = small_env("handover", hold_min_contact_b=1.8, hold_min_contact_b_graded=True, **over)
     _hover_then_finish_stage_2(graded)
     w = graded.cfg.reward.hold_weight
-    assert paid(graded, b_on_a_end, touch_a=True, touch_b=True)[1] == pytest.approx(term_b / 1.8 * w)
-    assert paid(graded, ends, touch_a=True, touch_b=True)[1] == w
+    assert _hold_paid(graded, b_on_a_end, touch_a=True, touch_b=True)[1] == pytest.approx(term_b / 1.8 * w)
+    assert _hold_paid(graded, ends, touch_a=True, touch_b=True)[1] == w
     both = small_env("handover", hold_min_contact_a=1.8, hold_min_contact_a_graded=True, hold_min_contact_b=1.8,
                      hold_min_contact_b_graded=True, **over)
     _hover_then_finish_stage_2(both)
     term_a, term_b = (t[0] for t in both._contact_terms(crossed))
-    assert paid(both, crossed, touch_a=True, touch_b=True)[1] == pytest.approx(
+    assert _hold_paid(both, crossed, touch_a=True, touch_b=True)[1] == pytest.approx(
         min(term_a / 1.8, 1.0) * min(term_b / 1.8, 1.0) * w)
     with pytest.raises(ValueError, match="hold_min_contact_b"):
         task_config("handover", {"hold_min_contact_b": -1.0}).validate()

@@ -190,6 +190,8 @@ class HandoverConfig(TaskConfig):
     # gate from stage 0 (``ag1``), A held its own end in 88% of the two-hand hold, but B's
     # fingertips sat beyond A's end (their centre 12 cm from the bar's centre, towards A's end;
     # B's contact term 0.40–0.52) and a scripted release from those holds succeeded once in 196.
+    # Measured with it (README, "gating B's hold too"): both hands came to hold their own ends,
+    # but an off-sticker touch by B now costs income, so B touched briefly and A carried alone.
     hold_min_contact_b: float = 0.0
     hold_min_contact_b_graded: bool = False
     # Training aid, off by default and always off in evaluation and policy rollouts: in this share
