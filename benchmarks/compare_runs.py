@@ -134,14 +134,14 @@ def plot(summaries: list[dict], all_rows: list[list[dict]], path: Path, window: 
     cols = min(len(panels), 5)  # a grid, not one strip: 13 handover panels in a row were unreadable
     nrows = -(-len(panels) // cols)
     fig, grid = plt.subplots(nrows, cols, figsize=(4.2 * cols, 3.6 * nrows), squeeze=False)
-    axes = [list(grid.flat)]
-    for ax in axes[0][len(panels):]:
+    axes = list(grid.flat)
+    for ax in axes[len(panels):]:
         ax.set_visible(False)
     for idx, (s, rows) in enumerate(zip(summaries, all_rows)):
         steps = np.array([r["env_steps"] for r in rows]) / 1e6
         label = Path(s["run"]).name
         color = f"C{idx % 10}"  # one colour per run in every panel, also where another run has no line
-        for ax, k in zip(axes[0], panels):
+        for ax, k in zip(axes, panels):
             if k == "task_difficulty":  # as logged, not averaged; 1 (the full task) without a curriculum
                 v, first = np.array([r.get(k, 1.0) for r in rows]), 0
                 ax.set_title("task curriculum: difficulty (1 = the full task)", fontsize=9)
@@ -154,8 +154,8 @@ def plot(summaries: list[dict], all_rows: list[list[dict]], path: Path, window: 
             ax.set_xlabel("env steps (M)")
             if k not in metrics:  # rates and the difficulty; metrics have their own units
                 ax.set_ylim(-0.02, 1.02)
-    axes[0][0].set_ylabel(f"training-episode rate ({window}-iteration mean)")
-    axes[0][0].legend(fontsize=7)  # a rate panel: every run has one (metrics only where logged)
+    axes[0].set_ylabel(f"training-episode rate ({window}-iteration mean)")
+    axes[0].legend(fontsize=7)  # a rate panel: every run has one (metrics only where logged)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
 

@@ -523,14 +523,13 @@ class Handover(ManipulationEnv):
             switched = (self.stage >= 2) & (self._old_stage < 2)
             self.contact_carry = np.where(switched, contact_a, self.contact_carry)
         held_up = state["held_up"]
-        if self.cfg.hold_min_contact_a > 0:  # A's hold pays (in full) only from its own end, or with A off
-            share = np.minimum(contact_a / self.cfg.hold_min_contact_a, 1.0)
-            a_ok = share if self.cfg.hold_min_contact_a_graded else (share >= 1.0)
-            held_up = held_up * np.where((self.stage < self.cfg.hold_min_contact_a_from_stage) | ~state["touch_a"], 1.0, a_ok)
-        if self.cfg.hold_min_contact_b > 0:  # and B's only from its own end, or with B off
-            share = np.minimum(contact_b / self.cfg.hold_min_contact_b, 1.0)
-            b_ok = share if self.cfg.hold_min_contact_b_graded else (share >= 1.0)
-            held_up = held_up * np.where((self.stage < 2) | ~state["touch_b"], 1.0, b_ok)
+        c = self.cfg  # each hand's hold pays (in full) only from its own end, or with that hand off
+        for term, touch, min_term, graded, from_stage in (
+                (contact_a, state["touch_a"], c.hold_min_contact_a, c.hold_min_contact_a_graded, c.hold_min_contact_a_from_stage),
+                (contact_b, state["touch_b"], c.hold_min_contact_b, c.hold_min_contact_b_graded, 2)):
+            if min_term > 0:
+                share = np.minimum(term / min_term, 1.0)
+                held_up = held_up * np.where((self.stage < from_stage) | ~touch, 1.0, share if graded else share >= 1.0)
         zero = np.zeros(self.num_envs)
         level = self._level(state, held_up) if self.cfg.level_weight > 0 else zero
         if mode != "continuous":
