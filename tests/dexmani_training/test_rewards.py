@@ -625,6 +625,34 @@ def test_handover_hold_can_ask_for_hand_b_on_its_own_end(small_env, direction):
 
 
 @pytest.mark.parametrize("direction", ["right_to_left", "left_to_right"])
+def test_handover_hold_b_can_pay_by_hand_b_grip_on_its_own_end(small_env, direction):
+    """With hold_b_min_contact_b, hold_b pays the share min(B's contact term / it, 1): in full
+    with B's fingertips on its own end, a fraction with B on A's end, nothing before stage 2 or
+    with B off the bar; without it, any touch by B pays in full."""
+    over = {"num_envs": 1, "directions": [direction], "objects": "bar_5x18x5cm", "sticker_pattern_a": "right_end",
+            "sticker_pattern_b": "left_end", "hold_b_weight": 4.0}
+    env = small_env("handover", hold_b_min_contact_b=1.8, **over)
+    a = env.hand_a[0]
+    crossed, ends = _crossed_and_own_ends(env, a)
+    term_crossed, term_ends = env._contact_terms(crossed)[1][0], env._contact_terms(ends)[1][0]
+    assert term_crossed < 1.8 < term_ends
+
+    def hold_b(e, tips, **touch):
+        return _handover_rewards(e, tips, **touch)["hold_b"][0]
+
+    assert hold_b(env, ends, touch_a=True, touch_b=True) == 0.0  # stage 1: A's part
+    _hover_then_finish_stage_2(env)
+    assert hold_b(env, ends, touch_a=True, touch_b=True) == 4.0
+    assert hold_b(env, crossed, touch_a=True, touch_b=True) == pytest.approx(4.0 * term_crossed / 1.8)
+    assert hold_b(env, ends, touch_a=True) == 0.0  # B not touching
+    free = small_env("handover", **over)
+    _hover_then_finish_stage_2(free)
+    assert hold_b(free, crossed, touch_a=True, touch_b=True) == 4.0
+    with pytest.raises(ValueError, match="hold_b_min_contact_b"):
+        task_config("handover", {"hold_b_min_contact_b": -0.5}).validate()
+
+
+@pytest.mark.parametrize("direction", ["right_to_left", "left_to_right"])
 def test_handover_records_which_hand_held_its_own_stickers_in_a_two_hand_hold(small_env, direction):
     """``held_both_{a,b}_on_stickers_s`` count the steps of a two-hand hold (off the table) in
     which A's, B's contact term is at least 1.5, in seconds; holds by one hand, on the table or

@@ -134,6 +134,12 @@ class HandoverConfig(TaskConfig):
     # Per second from stage 2 on while hand B touches the object and the object is off the table
     # (A may still hold it): term ``hold_b``, on top of ``hold`` (which either hand earns).
     hold_b_weight: float = 0.0
+    # With ``hold_b_weight``: ``hold_b`` pays the share min(B's contact term / this, 1) of its
+    # weight, so B's touch pays in full only on B's own stickers and a shallow prop pays a
+    # fraction. 0 (default): any touch by B pays in full. Why: paid for any touch (``bg5_5``,
+    # ``bg5_10``), B propped the bar from below (contact term about 1, on its stickers for
+    # 0–0.03 s of a 6–8 s two-hand hold) and no scripted release followed from those holds.
+    hold_b_min_contact_b: float = 0.0
     # Per second from stage 3 on while hand B touches the object, hand A does not, and the object
     # is off the table (term ``release_a``): pays for the handover in the strict sense, A letting
     # go once B has it. Success itself does not ask for it (see ``released_rate``).
@@ -246,7 +252,7 @@ class HandoverConfig(TaskConfig):
             raise ValueError(f"stage_handoff must be one of {list(HANDOFFS)}, got {self.stage_handoff!r}")
         for name in ("contact_b_weight", "hold_b_weight", "release_a_weight", "let_go_weight", "level_weight",
                      "intermediate_min_contact_a", "contact_b_min_contact_b", "hold_min_contact_a",
-                     "hold_min_contact_b"):
+                     "hold_min_contact_b", "hold_b_min_contact_b"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0.0 <= self.assist_release_probability <= 1.0:
@@ -546,7 +552,7 @@ class Handover(ManipulationEnv):
             "lift": r.lift_weight * lift,
             "hold": r.hold_weight * hold,
             "goal_track": goal_tracking_reward(state["object_pos"], self.goal, state["held_active"], r.goal_track_weight, r.goal_track_width_m),
-            "hold_b": self.cfg.hold_b_weight * a * state["held_active"],  # from stage 2, held_active is B holding
+            "hold_b": self.cfg.hold_b_weight * a * state["held_active"] * self._hold_b_share(contact_b),
             # B holds it up (held_active from stage 2), so A not holding it means A not touching it.
             "release_a": self.cfg.release_a_weight * ((self.stage >= 3) & state["held_active"] & ~state["held_a"]),
             "let_go": self.cfg.let_go_weight * ((self.stage >= 3) & state["held_active"]) * (1.0 - contact_a / 4.0),
@@ -556,6 +562,13 @@ class Handover(ManipulationEnv):
             "stage_carry": a * (r.goal_weight * self.goal_carry + r.contact_weight * self.contact_carry) if mode == "continuous" else zero,
             "success": r.success_bonus * state["success_now"],
         }
+
+    def _hold_b_share(self, contact_b: np.ndarray) -> np.ndarray | float:
+        """The share of ``hold_b`` that B's hold earns (from stage 2, ``held_active`` is B
+        holding): all of it, or, with ``hold_b_min_contact_b``, B's contact term over it, capped at 1."""
+        if self.cfg.hold_b_min_contact_b <= 0:
+            return 1.0
+        return np.minimum(contact_b / self.cfg.hold_b_min_contact_b, 1.0)
 
     def _level(self, state, held_up: np.ndarray) -> np.ndarray:
         """Term ``level``: while the object is held up (``held_up``, N), 1 − |z| of its long
