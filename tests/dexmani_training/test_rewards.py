@@ -729,6 +729,39 @@ def test_handover_level_needs_an_elongated_object(small_env):
         task_config("handover", {"level_weight": -1.0}).validate()
 
 
+@pytest.mark.parametrize("direction", ["right_to_left", "left_to_right"])
+@pytest.mark.parametrize(("yaw", "aim"), [(0.0, 1.0), (np.pi / 3, 0.5), (-np.pi / 3, 0.5), (np.pi / 2, 0.0),
+                                          (np.pi, 0.0), (0.75 * np.pi, 0.0)])
+def test_handover_aim_pays_for_the_bar_pointing_from_a_s_end_to_b_s_side(small_env, direction, yaw, aim):
+    """The bar lies along y with A's end on A's side: aim pays in full; yawed 60° half; across
+    the table, turned end for end or past across nothing; not held up, nothing; a roll about
+    its own axis changes nothing."""
+    env = small_env("handover", num_envs=1, directions=[direction], objects="bar_5x18x5cm",
+                    sticker_pattern_a="right_end", sticker_pattern_b="left_end", aim_weight=2.0)
+    a = env.hand_a[0]
+    state = _handover_state(env, _handover_tips(env, a, a), touch_a=True)
+    state["object_quat"] = np.array([[np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2)]])
+    env.update_stages(state)
+    assert env.compute_rewards(state)["aim"][0] == pytest.approx(2.0 * aim, abs=1e-9)
+    roll = np.array([np.cos(0.4), 0.0, np.sin(0.4), 0.0])  # 0.8 rad about the bar's own axis (y)
+    w1, v1, w2, v2 = state["object_quat"][0, 0], state["object_quat"][0, 1:], roll[0], roll[1:]
+    state["object_quat"] = np.concatenate([[w1 * w2 - v1 @ v2], w1 * v2 + w2 * v1 + np.cross(v1, v2)])[None]
+    env.update_stages(state)
+    assert env.compute_rewards(state)["aim"][0] == pytest.approx(2.0 * aim, abs=1e-9)
+    state["contact_table"][:] = True  # not held up
+    env.update_stages(state)
+    assert env.compute_rewards(state)["aim"][0] == 0.0
+
+
+def test_handover_aim_needs_two_sticker_patterns_apart(small_env):
+    assert _handover_rewards(small_env("handover", num_envs=1), _far_tips(1))["aim"][0] == 0.0  # default off
+    with pytest.raises(ValueError, match="aim_weight needs hand A's and hand B's stickers apart"):
+        small_env("handover", num_envs=1, objects="bar_5x18x5cm", sticker_pattern_a="right_end",
+                  sticker_pattern_b="right_end", aim_weight=1.0)
+    with pytest.raises(ValueError, match="aim_weight"):
+        task_config("handover", {"aim_weight": -1.0}).validate()
+
+
 def test_handover_end_patterns_follow_hand_a_in_both_directions(small_env):
     """End patterns are named for right_to_left episodes and mirrored in left_to_right ones, so
     hand A's stickers are always on the end of the bar on A's side and B's on the other."""
