@@ -596,7 +596,8 @@ class Handover(ManipulationEnv):
 
     def _a_to_b_world(self, object_quat: np.ndarray) -> np.ndarray:
         """From the centre of hand A's stickers to that of hand B's, in the world frame (N×3),
-        for object orientations ``object_quat`` (N×4, w first)."""
+        for object orientations ``object_quat`` (N×4, w first). Sticker set LEFT holds pattern A's
+        stickers and set RIGHT pattern B's, whichever hand is A (as in ``_contact_terms``)."""
         a_to_b = self.stickers_object_frame(RIGHT).mean(axis=1) - self.stickers_object_frame(LEFT).mean(axis=1)
         return quat_rotate(object_quat, a_to_b[:, None, :])[:, 0]
 
