@@ -97,6 +97,12 @@ ASSIST_TRIGGERS = ("both_hands", "stage_2", "b_holds")
 ASSIST_RESETS = ("all", "library", "nominal")
 
 
+def _contact_share(term: np.ndarray, threshold: float) -> np.ndarray:
+    """A hand's contact term (N, 0–4) as a share of ``threshold`` (> 0), capped at 1: what the
+    hold gates and the grip-weighted ``hold_b`` pay for a grip short of the threshold."""
+    return np.minimum(term / threshold, 1.0)
+
+
 @dataclass
 class HandoverConfig(TaskConfig):
     task: str = "handover"
@@ -550,7 +556,7 @@ class Handover(ManipulationEnv):
                 (contact_a, state["touch_a"], c.hold_min_contact_a, c.hold_min_contact_a_graded, c.hold_min_contact_a_from_stage),
                 (contact_b, state["touch_b"], c.hold_min_contact_b, c.hold_min_contact_b_graded, 2)):
             if min_term > 0:
-                share = np.minimum(term / min_term, 1.0)
+                share = _contact_share(term, min_term)
                 held_up = held_up * np.where((self.stage < from_stage) | ~touch, 1.0, share if graded else share >= 1.0)
         zero = np.zeros(self.num_envs)
         level = self._level(state, held_up) if self.cfg.level_weight > 0 else zero
@@ -586,7 +592,7 @@ class Handover(ManipulationEnv):
         holding): all of it, or, with ``hold_b_min_contact_b``, B's contact term over it, capped at 1."""
         if self.cfg.hold_b_min_contact_b <= 0:
             return 1.0
-        return np.minimum(contact_b / self.cfg.hold_b_min_contact_b, 1.0)
+        return _contact_share(contact_b, self.cfg.hold_b_min_contact_b)
 
     def _level(self, state, held_up: np.ndarray) -> np.ndarray:
         """Term ``level``: while the object is held up (``held_up``, N), 1 − |z| of its long
