@@ -653,6 +653,79 @@ def test_handover_hold_b_can_pay_by_hand_b_grip_on_its_own_end(small_env, direct
 
 
 @pytest.mark.parametrize("direction", ["right_to_left", "left_to_right"])
+def test_handover_squeeze_b_pays_for_hand_b_finger_targets_closed_past_its_fingers(small_env, direction):
+    """squeeze_b pays, from stage 2 while B holds, the mean of B's finger targets past its finger
+    joints (along closing) over squeeze_b_rad, floored at 0 and capped at 1, times hold_b's share;
+    A's squeeze counts for nothing."""
+    from dexmani_training.tasks.base import hand_open_closed, side_joint_indices
+
+    env = small_env("handover", num_envs=1, directions=[direction], objects="bar_5x18x5cm",
+                    sticker_pattern_a="right_end", sticker_pattern_b="left_end", squeeze_b_weight=4.0,
+                    squeeze_b_rad=0.3, hold_b_min_contact_b=1.8)
+    a = env.hand_a[0]
+    crossed, ends = _crossed_and_own_ends(env, a)
+    open_q, closed_q = hand_open_closed()
+    closing = np.sign(closed_q - open_q)
+    b_fingers, a_fingers = side_joint_indices(1 - a)[1], side_joint_indices(a)[1]
+    assert (closing[b_fingers] != 0).all()
+
+    def squeeze_b(b_past, a_past=0.0, tips=ends, **touch):
+        env.targets[:] = env.sim.joint_pos()
+        env.targets[0, b_fingers] += b_past * closing[b_fingers]
+        env.targets[0, a_fingers] += a_past * closing[a_fingers]
+        return _handover_rewards(env, tips, **touch)["squeeze_b"][0]
+
+    assert squeeze_b(0.3, touch_a=True, touch_b=True) == 0.0  # stage 1: A's part
+    _hover_then_finish_stage_2(env)
+    assert squeeze_b(0.15, touch_a=True, touch_b=True) == pytest.approx(2.0)
+    assert squeeze_b(0.6, touch_a=True, touch_b=True) == pytest.approx(4.0)  # capped
+    assert squeeze_b(-0.2, touch_a=True, touch_b=True) == 0.0  # targets more open than the fingers
+    assert squeeze_b(0.0, a_past=0.6, touch_a=True, touch_b=True) == 0.0  # A's grip is not B's
+    assert squeeze_b(0.6, touch_a=True) == 0.0  # B not touching
+    term_crossed = env._contact_terms(crossed)[1][0]
+    assert squeeze_b(0.6, tips=crossed, touch_a=True, touch_b=True) == pytest.approx(4.0 * term_crossed / 1.8)
+    np.testing.assert_allclose(env.finger_squeeze(np.array([1 - a])), 0.6)
+    np.testing.assert_allclose(env.finger_squeeze(np.array([a])), 0.0, atol=1e-12)
+    off = small_env("handover", num_envs=1, directions=[direction])
+    _hover_then_finish_stage_2(off)
+    assert _handover_rewards(off, ends, touch_a=True, touch_b=True)["squeeze_b"][0] == 0.0  # default off
+    for bad, match in (({"squeeze_b_weight": -1.0}, "squeeze_b_weight"), ({"squeeze_b_rad": 0.0}, "squeeze_b_rad")):
+        with pytest.raises(ValueError, match=match):
+            task_config("handover", bad).validate()
+
+
+@pytest.mark.parametrize("direction", ["right_to_left", "left_to_right"])
+def test_handover_b_holds_assist_can_wait_for_hand_b_on_its_own_end(small_env, direction):
+    """With assist_release_min_contact_b, the b_holds clock counts only the stage-3 steps in which
+    B's contact term is at least it: B on A's end neither starts nor continues it, and A lets go
+    only after assist_release_after_s of B on its own end without a break; without the option any
+    touch by B counts. It needs the b_holds trigger and is never negative."""
+    over = {"num_envs": 1, "directions": [direction], "objects": "bar_5x18x5cm", "sticker_pattern_a": "right_end",
+            "sticker_pattern_b": "left_end", "assist_release_probability": 1.0, "assist_release_after_s": 2 * 0.05,
+            "assist_release_trigger": "b_holds"}
+    env = small_env("handover", assist_release_min_contact_b=1.8, **over)
+    assert env.dt_s == pytest.approx(0.05)
+    crossed, ends = _crossed_and_own_ends(env, env.hand_a[0])
+    term_crossed, term_ends = env._contact_terms(crossed)[1][0], env._contact_terms(ends)[1][0]
+    assert term_crossed < 1.8 < term_ends
+    env.stage[:] = 3
+    for tips in (crossed, crossed, crossed, ends, crossed, ends):  # never two own-end steps in a row
+        _handover_rewards(env, tips, touch_a=True, touch_b=True)
+        assert not env.assist_active[0]
+    _handover_rewards(env, ends, touch_a=True, touch_b=True)
+    assert env.assist_active[0]
+    loose = small_env("handover", **over)
+    loose.stage[:] = 3
+    for _ in range(2):
+        _handover_rewards(loose, crossed, touch_a=True, touch_b=True)
+    assert loose.assist_active[0]
+    with pytest.raises(ValueError, match="b_holds"):
+        task_config("handover", {"assist_release_probability": 0.5, "assist_release_min_contact_b": 1.8}).validate()
+    with pytest.raises(ValueError, match="assist_release_min_contact_b"):
+        task_config("handover", {"assist_release_trigger": "b_holds", "assist_release_min_contact_b": -0.5}).validate()
+
+
+@pytest.mark.parametrize("direction", ["right_to_left", "left_to_right"])
 def test_handover_records_which_hand_held_its_own_stickers_in_a_two_hand_hold(small_env, direction):
     """``held_both_{a,b}_on_stickers_s`` count the steps of a two-hand hold (off the table) in
     which A's, B's contact term is at least 1.5, in seconds; holds by one hand, on the table or

@@ -1070,7 +1070,11 @@ def test_eval_assist_release_measures_hand_b_alone_and_only_for_handover(checkpo
     staged = _eval_json(capsys, ["eval", "--task", "handover", "--checkpoint", str(checkpoints["handover"]), "--episodes",
                                  "2", "--json", "--num-envs", "2", "--assist-release-after", "0",
                                  "--assist-release-trigger", "stage_2"])
-    assert staged["assist_release_trigger"] == "stage_2"
+    assert staged["assist_release_trigger"] == "stage_2" and staged["assist_release_min_contact_b"] == 0.0
+    gated = _eval_json(capsys, ["eval", "--task", "handover", "--checkpoint", str(checkpoints["handover"]), "--episodes",
+                                "2", "--json", "--num-envs", "2", "--assist-release-after", "0.1",
+                                "--assist-release-trigger", "b_holds", "--assist-release-min-contact-b", "1.5"])
+    assert gated["assist_release_trigger"] == "b_holds" and gated["assist_release_min_contact_b"] == 1.5
     plain = _eval_json(capsys, ["eval", "--task", "handover", "--checkpoint", str(checkpoints["handover"]), "--episodes",
                                 "2", "--json", "--num-envs", "2"])
     assert "assisted_rate" not in plain and "assist_release_after_s" not in plain
@@ -1088,6 +1092,8 @@ def test_eval_assist_release_measures_hand_b_alone_and_only_for_handover(checkpo
 
 @pytest.mark.parametrize("args, message", [
     (["--assist-hold-a"], "--assist-hold-a holds hand A still until it lets go: add --assist-release-after"),
+    (["--assist-release-after", "0.5", "--assist-release-min-contact-b", "1.5"],
+     "--assist-release-min-contact-b gates the b_holds trigger: add --assist-release-trigger b_holds"),
     (["--init-stages", "2"], "--init-stages applies to resets from an init library; add --init-library"),
     (["--init-grip-rad", "0.3"], "--init-grip-rad applies to resets from an init library; add --init-library"),
 ])

@@ -118,6 +118,9 @@ def add_eval_parser(sub) -> None:
     p.add_argument("--assist-hold-a", action="store_true",
                    help="with --assist-release-after: hand A also holds still from the trigger until it lets go "
                    "(hand B's drill)")
+    p.add_argument("--assist-release-min-contact-b", type=float, metavar="T",
+                   help="with --assist-release-trigger b_holds: count only B's holds with its contact term at least "
+                   "T (on its own stickers; default: the checkpoint's assist_release_min_contact_b)")
     p.add_argument("--init-stages", type=int, nargs="+", metavar="K",
                    help="with --init-library: only library states recorded at these stages (handover: 2, the "
                    "object at the intermediate goal before B's touch; 3, after it)")
@@ -337,6 +340,8 @@ def cmd_eval(args) -> int:
             raise ValueError(f"{flag} applies to resets from an init library; add --init-library")
     if args.assist_hold_a and args.assist_release_after is None:
         raise ValueError("--assist-hold-a holds hand A still until it lets go: add --assist-release-after")
+    if args.assist_release_min_contact_b is not None and args.assist_release_trigger != "b_holds":
+        raise ValueError("--assist-release-min-contact-b gates the b_holds trigger: add --assist-release-trigger b_holds")
     if args.switch_at_stage is not None and args.switch_to is None:
         raise ValueError("--switch-at-stage names when --switch-to's checkpoint takes over: add --switch-to")
     ckpt = resolve_checkpoint(args.checkpoint, args.task)
@@ -345,7 +350,8 @@ def cmd_eval(args) -> int:
         args.init_library, args.video, args.video_episodes, progress=not args.json, init_probability=args.init_probability,
         task_difficulty=args.task_difficulty, stochastic=args.stochastic,
         assist_release_after_s=args.assist_release_after, assist_release_trigger=args.assist_release_trigger,
-        assist_hold_a=args.assist_hold_a, init_stages=args.init_stages, init_grip_rad=args.init_grip_rad,
+        assist_hold_a=args.assist_hold_a, assist_release_min_contact_b=args.assist_release_min_contact_b,
+        init_stages=args.init_stages, init_grip_rad=args.init_grip_rad,
         switch_to=args.switch_to and resolve_checkpoint(args.switch_to, args.task),
         switch_at_stage=2 if args.switch_at_stage is None else args.switch_at_stage,
     )

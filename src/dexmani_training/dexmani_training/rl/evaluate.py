@@ -121,6 +121,7 @@ def evaluate(
     assist_release_after_s: float | None = None,
     assist_release_trigger: str = "both_hands",
     assist_hold_a: bool = False,
+    assist_release_min_contact_b: float | None = None,
     init_stages: tuple[int, ...] | list[int] | None = None,
     init_grip_rad: float | None = None,
     switch_to: str | Path | None = None,
@@ -138,7 +139,9 @@ def evaluate(
     (``HandoverConfig.assist_release_probability``), which measures whether hand B's grip
     carries the object alone; not the task's success. ``assist_hold_a``: with it, hand A's
     targets also hold still from the trigger until it lets go (hand B's drill,
-    ``HandoverConfig.assist_hold_a``). ``init_stages`` and ``init_grip_rad`` override the
+    ``HandoverConfig.assist_hold_a``). ``assist_release_min_contact_b`` (``b_holds``): B's hold
+    counts only with B's contact term at least this (``HandoverConfig.assist_release_min_contact_b``;
+    None: the checkpoint's value with ``b_holds``, else 0). ``init_stages`` and ``init_grip_rad`` override the
     checkpoint's ``init.stages`` (library states recorded at these stages only) and
     ``init.grip_rad``. ``switch_to``: a second checkpoint of the same task whose actor takes
     over in each episode from the step the episode reaches stage ``switch_at_stage`` (handover:
@@ -168,10 +171,13 @@ def evaluate(
     if assist_release_after_s is not None:
         if not hasattr(cfg, "assist_release_probability"):
             raise ValueError(f"--assist-release-after applies to handover, not {task}")
+        if assist_release_min_contact_b is None:
+            assist_release_min_contact_b = cfg.assist_release_min_contact_b if assist_release_trigger == "b_holds" else 0.0
         cfg = replace(cfg, assist_release_probability=1.0, assist_release_after_s=assist_release_after_s,
-                      assist_release_trigger=assist_release_trigger, assist_hold_a=assist_hold_a)  # the test asked for
-    elif assist_hold_a:
-        raise ValueError("assist_hold_a holds hand A still until the assisted release: give assist_release_after_s")
+                      assist_release_trigger=assist_release_trigger, assist_hold_a=assist_hold_a,
+                      assist_release_min_contact_b=assist_release_min_contact_b)  # the test asked for
+    elif assist_hold_a or assist_release_min_contact_b is not None:
+        raise ValueError("assist_hold_a and assist_release_min_contact_b shape the assisted release: give assist_release_after_s")
     if randomization_terms is not None:  # exactly these terms (e.g. one switched off)
         cfg = replace(cfg, randomization=replace(cfg.randomization, enabled=tuple(randomization_terms)))
     if not randomize:
@@ -247,6 +253,7 @@ def evaluate(
         out["assist_release_trigger"] = assist_release_trigger
         out["assisted_rate"] = float(np.mean([r["assisted"] for r in records]))
         out["assist_hold_a"] = assist_hold_a
+        out["assist_release_min_contact_b"] = assist_release_min_contact_b
     return out
 
 

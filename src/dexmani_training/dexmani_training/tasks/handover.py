@@ -170,6 +170,21 @@ class HandoverConfig(TaskConfig):
     # pointed back at A (``axis_to_b_y`` median 0.06 to −0.40; scripted handoffs 0.80), and a
     # scripted release succeeded from 0–14% of those holds against 95% of the scripted ones.
     aim_weight: float = 0.0
+    # Term ``squeeze_b`` (off by default): per second from stage 2 while B holds the object up
+    # (``held_active``), how far B's finger targets are closed past B's finger joints (the mean
+    # over B's finger joints, in rad, along each joint's closing direction; under the joints' PD
+    # control, the grip's force) over ``squeeze_b_rad``, floored at 0 and capped at 1, times
+    # ``hold_b``'s share (with ``hold_b_min_contact_b``, B's grip on its own stickers). A finger
+    # that closes freely reaches its target, so only fingers stopped by the object (or another
+    # finger) earn it. Why: in ``cg6``'s two-hand holds A's finger targets sat 0.42 rad past its
+    # fingers and B's 0.00 (median over the hold): B's fingers rested on the bar without force,
+    # and with A let go once B held on its stickers (``dexmani eval --assist-release-after
+    # 0.5–3 --assist-release-trigger b_holds --assist-release-min-contact-b 1.5 --assist-hold-a``)
+    # the bar fell at once (B alone 0.04–0.05 s per episode). From library states, whose finger
+    # targets start ``init.grip_rad`` = 0.3 rad closed past the fingers, B carried it alone in up
+    # to 55%.
+    squeeze_b_weight: float = 0.0
+    squeeze_b_rad: float = 0.3
     # Stage 2 (intermediate) also needs hand A's contact term (0–4) at least this high: A holds the
     # object where its stickers are, e.g. by its own end of the bar, which leaves B's end free.
     # 0 (default): any hold counts. Measured on the bar: scripted end grasps have 2.0–2.7 (10th–90th
@@ -237,6 +252,13 @@ class HandoverConfig(TaskConfig):
     # stickers), without a break: A lets go only from a grasp of B's that the stage counts, so
     # the assisted episodes start where B's part of the handover really begins.
     assist_release_trigger: str = "both_hands"
+    # With ``b_holds``: the clock counts only steps with B's contact term at least this (B gripping
+    # its own stickers, e.g. its end of the bar); a step below breaks the hold. 0 (default): any
+    # touch by B. Why: from a policy's own two-hand holds, B touches the bar for about 2 s before
+    # its grip is on its own end (``cg6``: held by both 6.7 s per episode, B on its stickers 4.4 s),
+    # and A let go at B's first touch drops the bar; from scripted releases out of B's own-end
+    # grips, B carried the bar on alone in up to 55% (README: "Scripted releases as a drill").
+    assist_release_min_contact_b: float = 0.0
     # With the assist: from its trigger until A lets go, hand A's arm and finger targets also
     # hold still (the policy's actions for A are ignored), so hand B takes the object from a
     # steady hand and A can neither carry it away nor keep B off it. With the ``stage_2`` trigger,
@@ -268,7 +290,7 @@ class HandoverConfig(TaskConfig):
             raise ValueError(f"stage_handoff must be one of {list(HANDOFFS)}, got {self.stage_handoff!r}")
         for name in ("contact_b_weight", "hold_b_weight", "release_a_weight", "let_go_weight", "level_weight", "aim_weight",
                      "intermediate_min_contact_a", "contact_b_min_contact_b", "hold_min_contact_a",
-                     "hold_min_contact_b", "hold_b_min_contact_b"):
+                     "hold_min_contact_b", "hold_b_min_contact_b", "assist_release_min_contact_b", "squeeze_b_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0.0 <= self.assist_release_probability <= 1.0:
@@ -287,6 +309,11 @@ class HandoverConfig(TaskConfig):
                              "assist_release_probability > 0")
         if self.hold_min_contact_a_from_stage not in (0, 1, 2):
             raise ValueError(f"hold_min_contact_a_from_stage must be 0, 1 or 2, got {self.hold_min_contact_a_from_stage}")
+        if self.squeeze_b_rad <= 0:
+            raise ValueError(f"squeeze_b_rad must be > 0, got {self.squeeze_b_rad}")
+        if self.assist_release_min_contact_b > 0 and self.assist_release_trigger != "b_holds":
+            raise ValueError("assist_release_min_contact_b gates the b_holds trigger's clock: it needs "
+                             f"assist_release_trigger: b_holds, got {self.assist_release_trigger!r}")
         if self.assist_release_after_s < 0:
             raise ValueError(f"assist_release_after_s must be >= 0, got {self.assist_release_after_s}")
         start = self.final_goal_curriculum_start_y_m
@@ -489,7 +516,8 @@ class Handover(ManipulationEnv):
         s = np.where((s == 0) & touch_a, 1, s)
         at_mid = np.linalg.norm(pos - self.intermediate_goal, axis=1) <= c.success_distance_m
         b_on_stickers = True
-        if c.intermediate_min_contact_a > 0 or c.contact_b_min_contact_b > 0:
+        term_b = None
+        if c.intermediate_min_contact_a > 0 or c.contact_b_min_contact_b > 0 or c.assist_release_min_contact_b > 0:
             term_a, term_b = self._contact_terms(state["fingertips"])
             at_mid &= term_a >= c.intermediate_min_contact_a  # held where A's stickers are, leaving B's part free
             b_on_stickers = term_b >= c.contact_b_min_contact_b
@@ -523,7 +551,10 @@ class Handover(ManipulationEnv):
         if c.assist_release_trigger == "both_hands":  # steps of an unbroken two-hand hold
             self.assist_clock = np.where(up & touch_a & touch_b, self.assist_clock + 1, 0)
         elif c.assist_release_trigger == "b_holds":  # steps of an unbroken stage-3 hold by B
-            self.assist_clock = np.where((s >= 3) & touch_b & off_table, self.assist_clock + 1, 0)
+            b_holds = (s >= 3) & touch_b & off_table
+            if c.assist_release_min_contact_b > 0:  # ... on B's own stickers
+                b_holds &= term_b >= c.assist_release_min_contact_b
+            self.assist_clock = np.where(b_holds, self.assist_clock + 1, 0)
         else:  # steps since the intermediate goal
             self.assist_clock = np.where(s >= 2, self.assist_clock + 1, 0)
         after = max(1, round(c.assist_release_after_s / self.dt_s))
@@ -579,6 +610,9 @@ class Handover(ManipulationEnv):
             # B holds it up (held_active from stage 2), so A not holding it means A not touching it.
             "release_a": self.cfg.release_a_weight * ((self.stage >= 3) & state["held_active"] & ~state["held_a"]),
             "let_go": self.cfg.let_go_weight * ((self.stage >= 3) & state["held_active"]) * (1.0 - contact_a / 4.0),
+            "squeeze_b": (self.cfg.squeeze_b_weight * a * state["held_active"] * self._hold_b_share(contact_b)
+                          * np.clip(self.finger_squeeze(1 - self.hand_a) / self.cfg.squeeze_b_rad, 0.0, 1.0)
+                          if self.cfg.squeeze_b_weight > 0 else zero),
             "level": level,
             "aim": aim,
             "stage_bonus": bonus,
@@ -593,6 +627,21 @@ class Handover(ManipulationEnv):
         if self.cfg.hold_b_min_contact_b <= 0:
             return 1.0
         return _contact_share(contact_b, self.cfg.hold_b_min_contact_b)
+
+    def finger_squeeze(self, sides: np.ndarray) -> np.ndarray:
+        """(N,): for each environment, how far the finger targets of hand ``sides[i]`` (LEFT or
+        RIGHT) are closed past its finger joints, in rad, averaged over that hand's finger
+        joints (negative: targets more open than the fingers)."""
+        open_q, closed_q = hand_open_closed()
+        closing = np.sign(closed_q - open_q)
+        q = self.sim.joint_pos()
+        out = np.zeros(self.num_envs)
+        for side in (LEFT, RIGHT):
+            rows = np.flatnonzero(sides == side)
+            fingers = side_joint_indices(side)[1]
+            cells = np.ix_(rows, fingers)
+            out[rows] = ((self.targets[cells] - q[cells]) * closing[fingers]).mean(axis=1)
+        return out
 
     def _level(self, state, held_up: np.ndarray) -> np.ndarray:
         """Term ``level``: while the object is held up (``held_up``, N), 1 − |z| of its long
