@@ -1128,3 +1128,32 @@ def test_handover_drill_eval_benchmark(checkpoints, tmp_path, capsys):
         difficulty_for(ckpt, 0.1)
     with pytest.raises(SystemExit):
         drill(["no-name-given"])
+
+
+def test_handover_grip_squeeze_benchmark(checkpoints, tmp_path, capsys):
+    """benchmarks/handover_grip_squeeze.py: per checkpoint, A's and B's squeeze over the same
+    two-hand hold steps, B's over B's lone holds, as percentiles in order, from nominal resets or
+    a library."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    from handover_grip_squeeze import _percentiles
+    from handover_grip_squeeze import main as squeeze
+
+    out = tmp_path / "squeeze.json"
+    ckpt = str(checkpoints["handover"])
+    assert squeeze([f"tiny={ckpt}", "--envs", "2", "--init-library", "handover", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert json.loads(capsys.readouterr().out) == result
+    assert result["envs"] == 2 and result["init_library"] == "handover"
+    stats = result["checkpoints"]["tiny"]
+    assert stats["both"]["a"]["steps"] == stats["both"]["b"]["steps"]
+    for s in (stats["both"]["a"], stats["both"]["b"], stats["b_alone"]):
+        assert s["steps"] >= 0 and (s["steps"] == 0) == (s["median"] is None)
+        if s["steps"]:
+            assert s["p10"] <= s["median"] <= s["p90"] and abs(s["median"]) < 3.0
+    assert _percentiles([]) == {"steps": 0, "p10": None, "median": None, "p90": None}
+    assert _percentiles([0.0, 0.1, 0.2, 0.3, 0.4])["median"] == pytest.approx(0.2)
+    with pytest.raises(SystemExit):
+        squeeze(["no-name-given"])
