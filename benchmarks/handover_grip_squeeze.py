@@ -10,7 +10,10 @@ finger targets are closed past its finger joints, in rad, averaged over its fing
 the joints' PD control that is the force of the grip; fingers resting on the object without force
 read about 0, and a finger that closes freely reaches its target. Reported over the steps in
 which both hands hold the object off the table (``both``: A's and B's squeeze) and those in which
-B alone holds it (``b_alone``), as the 10th, 50th and 90th percentile with the step count.
+B alone holds it (``b_alone``), as the 10th, 50th and 90th percentile with the step count. Per
+finger joint over the two-hand hold steps (``closure``): the median of each hand's joint and of
+its target on the way from open (0) to its closing limit (1); a finger at 1 with its target at 1
+is closed all the way and pushes on nothing.
 
 One core; the JSON goes to stdout and to ``--out``.
 """
@@ -39,6 +42,7 @@ def squeeze_stats(checkpoint: str, envs: int, init_library: str | None = None, s
     import torch
 
     from dexmani_training.rl.evaluate import checkpoint_task_config, load_checkpoint, policy_env
+    from dexmani_training.tasks.base import LEFT, hand_open_closed, jt, side_joint_indices
 
     d = load_checkpoint(checkpoint, "handover")
     cfg = checkpoint_task_config(d, checkpoint).without_training_aids()
@@ -55,6 +59,13 @@ def squeeze_stats(checkpoint: str, envs: int, init_library: str | None = None, s
         done = np.zeros(envs, dtype=bool)  # each environment's first episode only
         both = {"a": [], "b": []}
         b_alone: list[float] = []
+        open_q, closed_q = hand_open_closed()
+        fingers = {side: side_joint_indices(side)[1] for side in (LEFT, 1 - LEFT)}
+        closure = {"a": [], "b": []}  # rows: the hand's finger joints, then their targets, 0 open … 1 closed
+
+        def closed_share(values, side):
+            f = fingers[side]
+            return (values[f] - open_q[f]) / (closed_q[f] - open_q[f])
         for _ in range(int(env.max_episode_length)):
             with torch.inference_mode():
                 obs, _, dones, _ = env.step(policy(obs))
@@ -70,12 +81,24 @@ def squeeze_stats(checkpoint: str, envs: int, init_library: str | None = None, s
             both["a"] += squeeze_a[two].tolist()
             both["b"] += squeeze_b[two].tolist()
             b_alone += squeeze_b[up & touch_b & ~touch_a].tolist()
+            q = env.sim.joint_pos()
+            for i in np.flatnonzero(two):
+                for hand, side in (("a", env.hand_a[i]), ("b", 1 - env.hand_a[i])):
+                    closure[hand].append(np.concatenate([closed_share(q[i], side), closed_share(env.targets[i], side)]))
             done |= dones
             if done.all():
                 break
     finally:
         env.close()
-    return {"both": {"a": _percentiles(both["a"]), "b": _percentiles(both["b"])}, "b_alone": _percentiles(b_alone)}
+    names = [jt.joint_names()[j].split("_", 1)[1] for j in fingers[LEFT]]  # without the side's prefix
+    per_joint = {}
+    for hand, rows in closure.items():
+        m = np.median(rows, axis=0) if rows else np.full(2 * len(names), np.nan)
+        per_joint[hand] = {name: {"joint": None if np.isnan(m[k]) else float(m[k]),
+                                  "target": None if np.isnan(m[len(names) + k]) else float(m[len(names) + k])}
+                           for k, name in enumerate(names)}
+    return {"both": {"a": _percentiles(both["a"]), "b": _percentiles(both["b"])}, "b_alone": _percentiles(b_alone),
+            "closure": per_joint}
 
 
 def main(argv: list[str] | None = None) -> int:

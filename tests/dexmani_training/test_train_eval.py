@@ -1153,6 +1153,14 @@ def test_handover_grip_squeeze_benchmark(checkpoints, tmp_path, capsys):
         assert s["steps"] >= 0 and (s["steps"] == 0) == (s["median"] is None)
         if s["steps"]:
             assert s["p10"] <= s["median"] <= s["p90"] and abs(s["median"]) < 3.0
+    for hand in ("a", "b"):
+        joints = stats["closure"][hand]
+        assert sorted(joints) == sorted(["thumb_proximal_yaw_joint", "thumb_proximal_pitch_joint", "index_proximal_joint",
+                                         "middle_proximal_joint", "ring_proximal_joint", "pinky_proximal_joint"])
+        for v in joints.values():  # within the joint limits, or None without a two-hand hold
+            assert (v["joint"] is None) == (stats["both"][hand]["steps"] == 0)
+            if v["joint"] is not None:
+                assert -0.05 <= v["joint"] <= 1.05 and -1e-9 <= v["target"] <= 1 + 1e-9
     assert _percentiles([]) == {"steps": 0, "p10": None, "median": None, "p90": None}
     assert _percentiles([0.0, 0.1, 0.2, 0.3, 0.4])["median"] == pytest.approx(0.2)
     with pytest.raises(SystemExit):
