@@ -177,7 +177,8 @@ class HandoverConfig(TaskConfig):
     # ``hold_b``'s share (with ``hold_b_min_contact_b``, B's grip on its own stickers). A finger
     # that closes freely reaches its target, so only fingers stopped by the object (or another
     # finger) earn it. Why: in ``cg6``'s two-hand holds A's finger targets sat 0.42 rad past its
-    # fingers and B's 0.00 (median over the hold): B's fingers rested on the bar without force,
+    # fingers and B's 0.00 (median over the hold; B's four fingers curled to their closing
+    # limits, its thumb open: ``benchmarks/handover_grip_squeeze.py``): B's fingers rested on the bar without force,
     # and with A let go once B held on its stickers (``dexmani eval --assist-release-after
     # 0.5–3 --assist-release-trigger b_holds --assist-release-min-contact-b 1.5 --assist-hold-a``)
     # the bar fell at once (B alone 0.04–0.05 s per episode). From library states, whose finger
@@ -254,9 +255,9 @@ class HandoverConfig(TaskConfig):
     assist_release_trigger: str = "both_hands"
     # With ``b_holds``: the clock counts only steps with B's contact term at least this (B gripping
     # its own stickers, e.g. its end of the bar); a step below breaks the hold. 0 (default): any
-    # touch by B. Why: from a policy's own two-hand holds, B touches the bar for about 2 s before
-    # its grip is on its own end (``cg6``: held by both 6.7 s per episode, B on its stickers 4.4 s),
-    # and A let go at B's first touch drops the bar; from scripted releases out of B's own-end
+    # touch by B. Why: in a policy's own two-hand holds B is off its own end for part of the hold
+    # (``cg6``: held by both 6.7 s per episode, B's contact term at least 1.5 for 4.4 s of it),
+    # and A let go at any touch by B drops the bar; from scripted releases out of B's own-end
     # grips, B carried the bar on alone in up to 55% (README: "Scripted releases as a drill").
     assist_release_min_contact_b: float = 0.0
     # With the assist: from its trigger until A lets go, hand A's arm and finger targets also
