@@ -178,8 +178,8 @@ class HandoverConfig(TaskConfig):
     # that closes freely reaches its target, so only fingers stopped by the object (or another
     # finger) earn it. Why: in ``cg6``'s two-hand holds A's finger targets sat 0.42 rad past its
     # fingers and B's 0.00 (median over the hold; B's four fingers curled to their closing
-    # limits, its thumb open: ``benchmarks/handover_grip_squeeze.py``): B's fingers rested on the bar without force,
-    # and with A let go once B held on its stickers (``dexmani eval --assist-release-after
+    # limits, its thumb open: ``benchmarks/handover_grip_squeeze.py``): B's fingers rested on the
+    # bar without force, and with A let go once B held on its stickers (``dexmani eval --assist-release-after
     # 0.5–3 --assist-release-trigger b_holds --assist-release-min-contact-b 1.5 --assist-hold-a``)
     # the bar fell at once (B alone 0.04–0.05 s per episode). From library states, whose finger
     # targets start ``init.grip_rad`` = 0.3 rad closed past the fingers, B carried it alone in up
