@@ -654,9 +654,9 @@ def test_handover_hold_b_can_pay_by_hand_b_grip_on_its_own_end(small_env, direct
 
 @pytest.mark.parametrize("direction", ["right_to_left", "left_to_right"])
 def test_handover_squeeze_b_pays_for_hand_b_finger_targets_closed_past_its_fingers(small_env, direction):
-    """squeeze_b pays, from stage 2 while B holds, the mean of B's finger targets past its finger
-    joints (along closing) over squeeze_b_rad, floored at 0 and capped at 1, times hold_b's share;
-    A's squeeze counts for nothing."""
+    """squeeze_b pays, from stage 2 while B holds, the mean over B's finger joints of each one's
+    target past the joint (along closing) over squeeze_b_rad, floored at 0 and capped at 1 joint
+    by joint, times hold_b's share; A's squeeze counts for nothing."""
     from dexmani_training.tasks.base import hand_open_closed, side_joint_indices
 
     env = small_env("handover", num_envs=1, directions=[direction], objects="bar_5x18x5cm",
@@ -682,6 +682,11 @@ def test_handover_squeeze_b_pays_for_hand_b_finger_targets_closed_past_its_finge
     assert squeeze_b(-0.2, touch_a=True, touch_b=True) == 0.0  # targets more open than the fingers
     assert squeeze_b(0.0, a_past=0.6, touch_a=True, touch_b=True) == 0.0  # A's grip is not B's
     assert squeeze_b(0.6, touch_a=True) == 0.0  # B not touching
+    env.targets[:] = env.sim.joint_pos()  # one joint pressing hard earns only its share
+    env.targets[0, b_fingers[0]] += 0.6 * closing[b_fingers[0]]
+    assert _handover_rewards(env, ends, touch_a=True, touch_b=True)["squeeze_b"][0] == pytest.approx(4.0 / len(b_fingers))
+    np.testing.assert_allclose(env.finger_squeeze(np.array([1 - a]), per_joint=True)[0], np.eye(len(b_fingers))[0] * 0.6,
+                               atol=1e-12)
     term_crossed = env._contact_terms(crossed)[1][0]
     assert squeeze_b(0.6, tips=crossed, touch_a=True, touch_b=True) == pytest.approx(4.0 * term_crossed / 1.8)
     np.testing.assert_allclose(env.finger_squeeze(np.array([1 - a])), 0.6)

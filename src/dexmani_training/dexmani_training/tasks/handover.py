@@ -171,12 +171,14 @@ class HandoverConfig(TaskConfig):
     # scripted release succeeded from 0–14% of those holds against 95% of the scripted ones.
     aim_weight: float = 0.0
     # Term ``squeeze_b`` (off by default): per second from stage 2 while B holds the object up
-    # (``held_active``), how far B's finger targets are closed past B's finger joints (the mean
-    # over B's finger joints, in rad, along each joint's closing direction; under the joints' PD
-    # control, the grip's force) over ``squeeze_b_rad``, floored at 0 and capped at 1, times
+    # (``held_active``), the mean over B's finger joints of how far each one's target is closed
+    # past the joint (in rad, along its closing direction; under the joints' PD control, the
+    # force it presses with) over ``squeeze_b_rad``, each floored at 0 and capped at 1, times
     # ``hold_b``'s share (with ``hold_b_min_contact_b``, B's grip on its own stickers). A finger
     # that closes freely reaches its target, so only fingers stopped by the object (or another
-    # finger) earn it. Why: in ``cg6``'s two-hand holds A's finger targets sat 0.42 rad past its
+    # finger) earn it, and one stalled joint earns at most its share: with the cap on the mean
+    # instead (``cg12``), B's thumb-yaw target went to its closing limit while the joint stayed
+    # open (its whole range past it, a third of the term) and the bar still fell as A let go. Why: in ``cg6``'s two-hand holds A's finger targets sat 0.42 rad past its
     # fingers and B's 0.00 (median over the hold; B's four fingers curled to their closing
     # limits, its thumb open: ``benchmarks/handover_grip_squeeze.py``): B's fingers rested on the
     # bar without force, and with A let go once B held on its stickers (``dexmani eval --assist-release-after
@@ -612,7 +614,8 @@ class Handover(ManipulationEnv):
             "release_a": self.cfg.release_a_weight * ((self.stage >= 3) & state["held_active"] & ~state["held_a"]),
             "let_go": self.cfg.let_go_weight * ((self.stage >= 3) & state["held_active"]) * (1.0 - contact_a / 4.0),
             "squeeze_b": (self.cfg.squeeze_b_weight * a * state["held_active"] * self._hold_b_share(contact_b)
-                          * np.clip(self.finger_squeeze(1 - self.hand_a) / self.cfg.squeeze_b_rad, 0.0, 1.0)
+                          * np.clip(self.finger_squeeze(1 - self.hand_a, per_joint=True) / self.cfg.squeeze_b_rad,
+                                    0.0, 1.0).mean(axis=1)
                           if self.cfg.squeeze_b_weight > 0 else zero),
             "level": level,
             "aim": aim,
@@ -629,20 +632,21 @@ class Handover(ManipulationEnv):
             return 1.0
         return _contact_share(contact_b, self.cfg.hold_b_min_contact_b)
 
-    def finger_squeeze(self, sides: np.ndarray) -> np.ndarray:
-        """(N,): for each environment, how far the finger targets of hand ``sides[i]`` (LEFT or
-        RIGHT) are closed past its finger joints, in rad, averaged over that hand's finger
-        joints (negative: targets more open than the fingers)."""
+    def finger_squeeze(self, sides: np.ndarray, per_joint: bool = False) -> np.ndarray:
+        """For each environment, how far the finger targets of hand ``sides[i]`` (LEFT or RIGHT)
+        are closed past its finger joints, in rad (negative: targets more open than the fingers):
+        (N,), averaged over that hand's finger joints, or with ``per_joint`` (N × finger joints,
+        in the order of ``side_joint_indices``)."""
         open_q, closed_q = hand_open_closed()
         closing = np.sign(closed_q - open_q)
         q = self.sim.joint_pos()
-        out = np.zeros(self.num_envs)
+        out = np.zeros((self.num_envs, len(side_joint_indices(LEFT)[1])))
         for side in (LEFT, RIGHT):
             rows = np.flatnonzero(sides == side)
             fingers = side_joint_indices(side)[1]
             cells = np.ix_(rows, fingers)
-            out[rows] = ((self.targets[cells] - q[cells]) * closing[fingers]).mean(axis=1)
-        return out
+            out[rows] = (self.targets[cells] - q[cells]) * closing[fingers]
+        return out if per_joint else out.mean(axis=1)
 
     def _level(self, state, held_up: np.ndarray) -> np.ndarray:
         """Term ``level``: while the object is held up (``held_up``, N), 1 − |z| of its long
