@@ -178,14 +178,16 @@ class HandoverConfig(TaskConfig):
     # that closes freely reaches its target, so only fingers stopped by the object (or another
     # finger) earn it, and one stalled joint earns at most its share: with the cap on the mean
     # instead (``cg12``), B's thumb-yaw target went to its closing limit while the joint stayed
-    # open (its whole range past it, a third of the term) and the bar still fell as A let go. Why: in ``cg6``'s two-hand holds A's finger targets sat 0.42 rad past its
-    # fingers and B's 0.00 (median over the hold; B's four fingers curled to their closing
-    # limits, its thumb open: ``benchmarks/handover_grip_squeeze.py``): B's fingers rested on the
-    # bar without force, and with A let go once B held on its stickers (``dexmani eval --assist-release-after
-    # 0.5–3 --assist-release-trigger b_holds --assist-release-min-contact-b 1.5 --assist-hold-a``)
-    # the bar fell at once (B alone 0.04–0.05 s per episode). From library states, whose finger
-    # targets start ``init.grip_rad`` = 0.3 rad closed past the fingers, B carried it alone in up
-    # to 55%.
+    # open (1.7 rad past it: a mean of 0.28 rad over six joints, nearly all of the term by
+    # itself) and the bar still fell as A let go.
+    # Why: in ``cg6``'s two-hand holds A's finger targets sat 0.42 rad past its fingers and B's
+    # 0.00 (median over the hold; B's four fingers curled to their closing limits, its thumb
+    # open: ``benchmarks/handover_grip_squeeze.py``). B's fingers rested on the bar without
+    # force, and with A let go once B held on its stickers (``dexmani eval
+    # --assist-release-after 0.5–3 --assist-release-trigger b_holds
+    # --assist-release-min-contact-b 1.5 --assist-hold-a``) the bar fell at once (B alone
+    # 0.04–0.05 s per episode). From library states, whose finger targets start
+    # ``init.grip_rad`` = 0.3 rad closed past the fingers, B carried it alone in up to 55%.
     squeeze_b_weight: float = 0.0
     squeeze_b_rad: float = 0.3
     # Stage 2 (intermediate) also needs hand A's contact term (0–4) at least this high: A holds the
