@@ -21,12 +21,13 @@ One core; the JSON goes to stdout and to ``--out``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+
+from dexmani_training.bench import print_json
 
 
 def _percentiles(values: list[float]) -> dict:
@@ -42,7 +43,7 @@ def squeeze_stats(checkpoint: str, envs: int, init_library: str | None = None, s
     import torch
 
     from dexmani_training.rl.evaluate import checkpoint_task_config, load_checkpoint, policy_env
-    from dexmani_training.tasks.base import LEFT, hand_open_closed, jt, side_joint_indices
+    from dexmani_training.tasks.base import LEFT, RIGHT, hand_open_closed, jt, side_joint_indices
 
     d = load_checkpoint(checkpoint, "handover")
     cfg = checkpoint_task_config(d, checkpoint).without_training_aids()
@@ -60,7 +61,7 @@ def squeeze_stats(checkpoint: str, envs: int, init_library: str | None = None, s
         both = {"a": [], "b": []}
         b_alone: list[float] = []
         open_q, closed_q = hand_open_closed()
-        fingers = {side: side_joint_indices(side)[1] for side in (LEFT, 1 - LEFT)}
+        fingers = {side: side_joint_indices(side)[1] for side in (LEFT, RIGHT)}
         closure = {"a": [], "b": []}  # rows: the hand's finger joints, then their targets, 0 open … 1 closed
 
         def closed_share(values, side):
@@ -113,11 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error("give each checkpoint as NAME=CHECKPOINT")
     result = {"envs": args.envs, "init_library": args.init_library,
               "checkpoints": {name: squeeze_stats(ckpt, args.envs, args.init_library) for name, ckpt in pairs}}
-    text = json.dumps(result, indent=1)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    print_json(result, args.out)
     return 0
 
 

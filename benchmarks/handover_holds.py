@@ -32,12 +32,12 @@ Everything runs on one core without a policy; the JSON goes to stdout and to ``-
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from dexmani_training.bench import print_json
 from dexmani_training.handoff import HandoffScript, as_right_handed, quat_to_mat
 from dexmani_training.init_library import InitLibrary, load_task_library
 from dexmani_training.tasks import task_config
@@ -168,11 +168,7 @@ def main(argv=None) -> int:
     if args.reach:
         lib = load_task_library("handover", args.reach_library)
         out["reach"] = reach(script, lib, args.grasps, np.round(np.arange(0.0, 0.28, 0.03), 2))
-    text = json.dumps(out, indent=1)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    print_json(out, args.out)
     return 0
 
 

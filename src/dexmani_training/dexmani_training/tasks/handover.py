@@ -523,7 +523,7 @@ class Handover(ManipulationEnv):
         b_on_stickers = True
         term_b = None
         if c.intermediate_min_contact_a > 0 or c.contact_b_min_contact_b > 0 or c.assist_release_min_contact_b > 0:
-            term_a, term_b = self._contact_terms(state["fingertips"])
+            term_a, term_b = state["contact_terms"] = self._contact_terms(state["fingertips"])  # compute_rewards reuses them
             at_mid &= term_a >= c.intermediate_min_contact_a  # held where A's stickers are, leaving B's part free
             b_on_stickers = term_b >= c.contact_b_min_contact_b
         s = np.where((s == 1) & at_mid & touch_a & off_table, 2, s)
@@ -575,7 +575,7 @@ class Handover(ManipulationEnv):
         r = self.cfg.reward
         self.stage = np.where(self.stage_reached["success"], 4, self.stage)
         a = (self.stage >= 2).astype(float)
-        contact_a, contact_b = self._contact_terms(state["fingertips"])
+        contact_a, contact_b = state.get("contact_terms") or self._contact_terms(state["fingertips"])
         # The on-stickers part of the two-hand hold is counted here, not with held_steps in
         # update_stages, so that the contact terms are computed once per step.
         both_up = state["touch_a"] & state["touch_b"] & ~state["contact_table"]
