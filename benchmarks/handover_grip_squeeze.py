@@ -13,7 +13,10 @@ which both hands hold the object off the table (``both``: A's and B's squeeze) a
 B alone holds it (``b_alone``), as the 10th, 50th and 90th percentile with the step count. Per
 finger joint over the two-hand hold steps (``closure``): the median of each hand's joint and of
 its target on the way from open (0) to its closing limit (1); a finger at 1 with its target at 1
-is closed all the way and pushes on nothing.
+is closed all the way and pushes on nothing. Over the same two kinds of steps (``wrap_b``), how far
+B's thumb and fingers close around the object's long axis at B's end (``Handover.wrap_b``: 1
+thumb across the axis from the fingers, on B's stickers; a hook of fingers with the thumb open
+scores near 0).
 
 One core; the JSON goes to stdout and to ``--out``.
 """
@@ -60,6 +63,7 @@ def squeeze_stats(checkpoint: str, envs: int, init_library: str | None = None, s
         done = np.zeros(envs, dtype=bool)  # each environment's first episode only
         both = {"a": [], "b": []}
         b_alone: list[float] = []
+        wrap = {"both": [], "b_alone": []}
         open_q, closed_q = hand_open_closed()
         fingers = {side: side_joint_indices(side)[1] for side in (LEFT, RIGHT)}
         closure = {"a": [], "b": []}  # rows: the hand's finger joints, then their targets, 0 open … 1 closed
@@ -82,6 +86,9 @@ def squeeze_stats(checkpoint: str, envs: int, init_library: str | None = None, s
             both["a"] += squeeze_a[two].tolist()
             both["b"] += squeeze_b[two].tolist()
             b_alone += squeeze_b[up & touch_b & ~touch_a].tolist()
+            wrap_b = env.wrap_b(env.sim.fingertip_pos())
+            wrap["both"] += wrap_b[two].tolist()
+            wrap["b_alone"] += wrap_b[up & touch_b & ~touch_a].tolist()
             q = env.sim.joint_pos()
             for i in np.flatnonzero(two):
                 for hand, side in (("a", env.hand_a[i]), ("b", 1 - env.hand_a[i])):
@@ -99,7 +106,7 @@ def squeeze_stats(checkpoint: str, envs: int, init_library: str | None = None, s
                                   "target": None if np.isnan(m[len(names) + k]) else float(m[len(names) + k])}
                            for k, name in enumerate(names)}
     return {"both": {"a": _percentiles(both["a"]), "b": _percentiles(both["b"])}, "b_alone": _percentiles(b_alone),
-            "closure": per_joint}
+            "closure": per_joint, "wrap_b": {k: _percentiles(v) for k, v in wrap.items()}}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -860,3 +860,64 @@ def test_handover_end_patterns_follow_hand_a_in_both_directions(small_env):
     np.testing.assert_allclose(contact_a, 4.0, atol=1e-9)
     assert np.all(contact_b < 0.5 * contact_a)
 
+
+
+def _tips_around_axis(env, hand, angles, radii=0.035, along=0.06):
+    """Fingertips (1×2×4×3) with hand ``hand``'s four (thumb, index, middle, ring) at ``angles``
+    (rad) around the object's long axis, ``radii`` from it, ``along`` m from the object's centre
+    along the axis towards hand B's stickers (negative: towards A's half); the other hand 1 m away."""
+    pose = env.sim.object_pose()
+    axis = env.long_axis_world(pose[:, 3:])[0]
+    b_centre = env.stickers_world(RIGHT)[0].mean(axis=0) - pose[0, :3]
+    axis = axis * np.sign(axis @ b_centre)  # pointing to B's half
+    e1 = np.cross(axis, [0.0, 0.0, 1.0])
+    e1 /= np.linalg.norm(e1)
+    e2 = np.cross(axis, e1)
+    tips = np.zeros((1, 2, 4, 3))
+    tips[0, 1 - hand] = pose[0, :3] + 1.0
+    radii = np.broadcast_to(radii, (4,))
+    for k, (angle, rho) in enumerate(zip(angles, radii)):
+        tips[0, hand, k] = pose[0, :3] + along * axis + rho * (np.cos(angle) * e1 + np.sin(angle) * e2)
+    return tips
+
+
+@pytest.mark.parametrize("direction", ["right_to_left", "left_to_right"])
+def test_handover_wrap_b_pays_for_hand_b_fingertips_around_the_bar_at_its_end(small_env, direction):
+    """wrap_b pays, from stage 2 while the object is off the table, the arc around the object's
+    long axis that B's fingertips within wrap_b_radius_m of it and on B's half span, over 180°,
+    capped at 1; A's fingertips, tips out of reach and tips on A's half count for nothing."""
+    env = small_env("handover", num_envs=1, directions=[direction], objects="bar_5x18x5cm",
+                    sticker_pattern_a="right_end", sticker_pattern_b="left_end", wrap_b_weight=4.0,
+                    wrap_b_radius_m=0.06)
+    a = env.hand_a[0]
+    b = 1 - a
+    pi = np.pi
+
+    def wrap(angles, hand=b, table=False, **kw):
+        return _handover_rewards(env, _tips_around_axis(env, hand, angles, **kw), touch_a=True, table=table)["wrap_b"][0]
+
+    assert wrap([pi, 0, 0, 0]) == 0.0  # stage 1: A's part
+    _hover_then_finish_stage_2(env)
+    assert wrap([pi, 0.0, 0.1, -0.1]) == pytest.approx(4.0)  # thumb across the axis from the fingers
+    assert wrap([pi / 2, 0.0, 0.0, 0.0]) == pytest.approx(2.0)  # a quarter turn
+    assert wrap([0.0, 0.2, 0.4, 0.6]) == pytest.approx(4.0 * 0.6 / pi)  # a hook: the fingers side by side
+    assert wrap([0.0, 2 * pi / 3, 4 * pi / 3, 0.0]) == pytest.approx(4.0)  # all round: capped
+    far = [0.035, 0.035, 0.10, 0.10]
+    assert wrap([3.0, -3.0, 0.0, 0.0], radii=far) == pytest.approx(4.0 * (2 * pi - 6.0) / pi)  # across the ±π seam: 0.28 rad
+    assert wrap([pi, 0.0, 0.0, 0.0], radii=[0.10, 0.035, 0.035, 0.035]) == 0.0  # the thumb out of reach
+    assert wrap([pi, 0.0, pi, 0.0], radii=[0.10, 0.035, 0.035, 0.035]) == pytest.approx(4.0)  # the middle finger across
+    assert wrap([pi, 0.0, 0.0, 0.0], radii=[0.035, 0.10, 0.10, 0.10]) == 0.0  # one tip near: no arc
+    assert wrap([pi, 0.0, 0.0, 0.0], along=-0.06) == 0.0  # on A's half
+    assert wrap([pi, 0.0, 0.0, 0.0], hand=a) == 0.0  # A's grip is not B's
+    assert wrap([pi, 0.0, 0.0, 0.0], table=True) == 0.0  # the object on the table
+    tips = _tips_around_axis(env, b, [pi / 2, 0.0, 0.0, 0.0])
+    np.testing.assert_allclose(env.wrap_b(tips), [0.5])
+    off = small_env("handover", num_envs=1, directions=[direction], objects="bar_5x18x5cm",
+                    sticker_pattern_a="right_end", sticker_pattern_b="left_end")
+    _hover_then_finish_stage_2(off)
+    assert _handover_rewards(off, _tips_around_axis(off, 1 - off.hand_a[0], [pi, 0, 0, 0]), touch_a=True)["wrap_b"][0] == 0.0
+    for bad, match in (({"wrap_b_weight": -1.0}, "wrap_b_weight"), ({"wrap_b_radius_m": 0.0}, "wrap_b_radius_m")):
+        with pytest.raises(ValueError, match=match):
+            task_config("handover", bad).validate()
+    with pytest.raises(ValueError, match="wrap_b_weight needs objects with a long axis"):
+        small_env("handover", num_envs=1, objects="cube_5cm", wrap_b_weight=1.0)

@@ -1133,7 +1133,7 @@ def test_handover_drill_eval_benchmark(checkpoints, tmp_path, capsys):
 def test_handover_grip_squeeze_benchmark(checkpoints, tmp_path, capsys):
     """benchmarks/handover_grip_squeeze.py: per checkpoint, A's and B's squeeze over the same
     two-hand hold steps, B's over B's lone holds, as percentiles in order, from nominal resets or
-    a library."""
+    a library; B's wrap over the same steps."""
     import sys
     from pathlib import Path
 
@@ -1161,6 +1161,12 @@ def test_handover_grip_squeeze_benchmark(checkpoints, tmp_path, capsys):
             assert (v["joint"] is None) == (stats["both"][hand]["steps"] == 0)
             if v["joint"] is not None:
                 assert -0.05 <= v["joint"] <= 1.05 and -1e-9 <= v["target"] <= 1 + 1e-9
+    # B's wrap over the same steps, in [0, 1]
+    assert stats["wrap_b"]["both"]["steps"] == stats["both"]["b"]["steps"]
+    assert stats["wrap_b"]["b_alone"]["steps"] == stats["b_alone"]["steps"]
+    for s in stats["wrap_b"].values():
+        if s["steps"]:
+            assert 0.0 <= s["p10"] <= s["median"] <= s["p90"] <= 1.0
     assert _percentiles([]) == {"steps": 0, "p10": None, "median": None, "p90": None}
     assert _percentiles([0.0, 0.1, 0.2, 0.3, 0.4])["median"] == pytest.approx(0.2)
     with pytest.raises(SystemExit):

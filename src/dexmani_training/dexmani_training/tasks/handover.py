@@ -190,6 +190,18 @@ class HandoverConfig(TaskConfig):
     # ``init.grip_rad`` = 0.3 rad closed past the fingers, B carried it alone in up to 55%.
     squeeze_b_weight: float = 0.0
     squeeze_b_rad: float = 0.3
+    # Term ``wrap_b`` (off by default): per second from stage 2 while the object is off the table,
+    # how far hand B's fingertips go around the object's long axis on B's half of it
+    # (``Handover.wrap_b``: the arc around the axis spanned by B's fingertips within
+    # ``wrap_b_radius_m`` of it, over 180°, capped at 1). It does not ask B to touch the object,
+    # so B may open and re-place its hand without losing it; the hold terms pay for the touch.
+    # Needs objects with a long axis. Why: ``squeeze_b`` paid for force, and B's holds stayed a
+    # hook: in ``cg6``'s two-hand holds B's index, middle and ring tips lay 3.7–4.6 cm from the
+    # bar's axis within an arc of 31° (median) and its thumb 10.7 cm away; in the library holds
+    # from which B carried the bar alone (``cg11``), thumb and middle finger lay 3.4–3.5 cm from
+    # the axis across an arc of 158° (``benchmarks/handover_grip_squeeze.py``, ``wrap_b``).
+    wrap_b_weight: float = 0.0
+    wrap_b_radius_m: float = 0.06
     # Stage 2 (intermediate) also needs hand A's contact term (0–4) at least this high: A holds the
     # object where its stickers are, e.g. by its own end of the bar, which leaves B's end free.
     # 0 (default): any hold counts. Measured on the bar: scripted end grasps have 2.0–2.7 (10th–90th
@@ -295,7 +307,8 @@ class HandoverConfig(TaskConfig):
             raise ValueError(f"stage_handoff must be one of {list(HANDOFFS)}, got {self.stage_handoff!r}")
         for name in ("contact_b_weight", "hold_b_weight", "release_a_weight", "let_go_weight", "level_weight", "aim_weight",
                      "intermediate_min_contact_a", "contact_b_min_contact_b", "hold_min_contact_a",
-                     "hold_min_contact_b", "hold_b_min_contact_b", "assist_release_min_contact_b", "squeeze_b_weight"):
+                     "hold_min_contact_b", "hold_b_min_contact_b", "assist_release_min_contact_b", "squeeze_b_weight",
+                     "wrap_b_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0.0 <= self.assist_release_probability <= 1.0:
@@ -314,6 +327,8 @@ class HandoverConfig(TaskConfig):
                              "assist_release_probability > 0")
         if self.hold_min_contact_a_from_stage not in (0, 1, 2):
             raise ValueError(f"hold_min_contact_a_from_stage must be 0, 1 or 2, got {self.hold_min_contact_a_from_stage}")
+        if self.wrap_b_radius_m <= 0:
+            raise ValueError(f"wrap_b_radius_m must be > 0, got {self.wrap_b_radius_m}")
         if self.squeeze_b_rad <= 0:
             raise ValueError(f"squeeze_b_rad must be > 0, got {self.squeeze_b_rad}")
         if self.assist_release_min_contact_b > 0 and self.assist_release_trigger != "b_holds":
@@ -352,10 +367,11 @@ class Handover(ManipulationEnv):
         self.hand_a = None
         super().__init__(*args, **kwargs)
         axes = [o.long_axis() for o in self.env_object]
-        if self.cfg.level_weight > 0 and any(a is None for a in axes):
-            bad = sorted({o.name for o, a in zip(self.env_object, axes) if a is None})
-            raise ValueError(f"level_weight needs objects with a long axis (a box or cylinder whose longest dimension is "
-                             f"at least 1.5 times the others); these have none: {bad}")
+        for name in ("level_weight", "wrap_b_weight"):
+            if getattr(self.cfg, name) > 0 and any(a is None for a in axes):
+                bad = sorted({o.name for o, a in zip(self.env_object, axes) if a is None})
+                raise ValueError(f"{name} needs objects with a long axis (a box or cylinder whose longest dimension "
+                                 f"is at least 1.5 times the others); these have none: {bad}")
         self.long_axis_local = np.array([a[0] if a is not None else np.zeros(3) for a in axes])  # N×3, object frame
         if self.cfg.aim_weight > 0:
             apart = np.linalg.norm(self._a_to_b_world(self.sim.object_pose()[:, 3:]), axis=1)
@@ -619,6 +635,8 @@ class Handover(ManipulationEnv):
                           * np.clip(self.finger_squeeze(1 - self.hand_a, per_joint=True) / self.cfg.squeeze_b_rad,
                                     0.0, 1.0).mean(axis=1)
                           if self.cfg.squeeze_b_weight > 0 else zero),
+            "wrap_b": (self.cfg.wrap_b_weight * a * ~state["contact_table"] * self.wrap_b(state["fingertips"])
+                       if self.cfg.wrap_b_weight > 0 else zero),
             "level": level,
             "aim": aim,
             "stage_bonus": bonus,
@@ -649,6 +667,38 @@ class Handover(ManipulationEnv):
             cells = np.ix_(rows, fingers)
             out[rows] = (self.targets[cells] - q[cells]) * closing[fingers]
         return out if per_joint else out.mean(axis=1)
+
+    def wrap_b(self, fingertips: np.ndarray) -> np.ndarray:
+        """How far hand B's fingertips go around the object's long axis on B's half of it (N,
+        0–1; term ``wrap_b`` per unit weight), for fingertips ``fingertips`` (N×2×4×3). In the
+        object frame, each of B's four fingertips within ``wrap_b_radius_m`` of the long axis
+        (through the object's centre) and on B's side of the centre along it is placed at its
+        angle around the axis; the arc they span (360° minus the largest gap between
+        neighbours) over 180°, capped at 1. Fingers curled over one face with the thumb away span
+        a few tens of degrees; a thumb across the axis from a finger, 180°."""
+        a_is_left = self.hand_a == LEFT
+        tips_b = np.where(a_is_left[:, None, None], fingertips[:, RIGHT], fingertips[:, LEFT])  # N×4×3
+        pose = self.sim.object_pose()
+        local = quat_rotate(pose[:, 3:] * np.array([1.0, -1.0, -1.0, -1.0]), tips_b - pose[:, None, :3])
+        axis = self.long_axis_local[:, None, :]
+        along = (local * axis).sum(axis=2)  # N×4
+        radial = local - along[..., None] * axis
+        b_end = np.sign((self.stickers_object_frame(RIGHT).mean(axis=1) * self.long_axis_local).sum(axis=1))
+        near = (np.linalg.norm(radial, axis=2) <= self.cfg.wrap_b_radius_m) & (along * b_end[:, None] >= 0.0)
+        # Angles in the plane across the axis, from two unit vectors perpendicular to it.
+        helper = np.where(np.abs(self.long_axis_local[:, :1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]])
+        e1 = np.cross(self.long_axis_local, helper)
+        e1 /= np.maximum(np.linalg.norm(e1, axis=1, keepdims=True), 1e-9)  # objects without a long axis score 0
+        e2 = np.cross(self.long_axis_local, e1)
+        angle = np.arctan2((radial * e2[:, None]).sum(axis=2), (radial * e1[:, None]).sum(axis=2))
+        angle = np.sort(np.where(near, angle, np.inf), axis=1)  # the tips out of reach sort last
+        count = near.sum(axis=1)
+        first = np.where(count[:, None] > 0, angle[:, :1], 0.0)
+        # Gaps between neighbours; a tip out of reach repeats the first one's angle plus a turn.
+        wrapped = np.where(np.isinf(angle), first + 2 * np.pi, angle)
+        gaps = np.diff(np.concatenate([wrapped, first + 2 * np.pi], axis=1), axis=1)
+        arc = np.where(count >= 2, 2 * np.pi - gaps.max(axis=1), 0.0)
+        return np.clip(arc / np.pi, 0.0, 1.0)
 
     def _level(self, state, held_up: np.ndarray) -> np.ndarray:
         """Term ``level``: while the object is held up (``held_up``, N), 1 − |z| of its long
