@@ -196,10 +196,11 @@ class HandoverConfig(TaskConfig):
     # ``wrap_b_radius_m`` of it, over 180°, capped at 1). It does not ask B to touch the object,
     # so B may open and re-place its hand without losing it; the hold terms pay for the touch.
     # Needs objects with a long axis. Why: ``squeeze_b`` paid for force, and B's holds stayed a
-    # hook: in ``cg6``'s two-hand holds B's index, middle and ring tips lay 3.7–4.6 cm from the
-    # bar's axis within an arc of 31° (median) and its thumb 10.7 cm away; in the library holds
-    # from which B carried the bar alone (``cg11``), thumb and middle finger lay 3.4–3.5 cm from
-    # the axis across an arc of 158° (``benchmarks/handover_grip_squeeze.py``, ``wrap_b``).
+    # hook: in ``cg6``'s two-hand holds ``wrap_b`` is a median 0.18 (B's fingertips within an arc
+    # of 32°, the thumb away), and where B carried the bar alone from the release library's
+    # states, 0.84–0.86 (155°: thumb and fingers on opposite sides;
+    # ``benchmarks/handover_grip_squeeze.py``). Paid at 10 and 30 (``cg15``, ``cg16``), it rose
+    # to 0.21 and 0.26 in the holds and B still did not carry the bar alone.
     wrap_b_weight: float = 0.0
     wrap_b_radius_m: float = 0.06
     # Stage 2 (intermediate) also needs hand A's contact term (0–4) at least this high: A holds the
