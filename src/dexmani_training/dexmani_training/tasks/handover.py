@@ -374,6 +374,11 @@ class Handover(ManipulationEnv):
                 raise ValueError(f"{name} needs objects with a long axis (a box or cylinder whose longest dimension "
                                  f"is at least 1.5 times the others); these have none: {bad}")
         self.long_axis_local = np.array([a[0] if a is not None else np.zeros(3) for a in axes])  # N×3, object frame
+        # Two unit vectors across each long axis (object frame; zero for objects without one), for ``wrap_b``'s angles.
+        helper = np.where(np.abs(self.long_axis_local[:, :1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]])
+        e1 = np.cross(self.long_axis_local, helper)
+        e1 /= np.maximum(np.linalg.norm(e1, axis=1, keepdims=True), 1e-9)
+        self.across_axis_local = (e1, np.cross(self.long_axis_local, e1))
         if self.cfg.aim_weight > 0:
             apart = np.linalg.norm(self._a_to_b_world(self.sim.object_pose()[:, 3:]), axis=1)
             if apart.min() < 0.01:
@@ -677,8 +682,7 @@ class Handover(ManipulationEnv):
         angle around the axis; the arc they span (360° minus the largest gap between
         neighbours) over 180°, capped at 1. Fingers curled over one face with the thumb away span
         a few tens of degrees; a thumb across the axis from a finger, 180°."""
-        a_is_left = self.hand_a == LEFT
-        tips_b = np.where(a_is_left[:, None, None], fingertips[:, RIGHT], fingertips[:, LEFT])  # N×4×3
+        tips_b = self._hand_tips(fingertips)[1]
         pose = self.sim.object_pose()
         local = quat_rotate(pose[:, 3:] * np.array([1.0, -1.0, -1.0, -1.0]), tips_b - pose[:, None, :3])
         axis = self.long_axis_local[:, None, :]
@@ -686,11 +690,7 @@ class Handover(ManipulationEnv):
         radial = local - along[..., None] * axis
         b_end = np.sign((self.stickers_object_frame(RIGHT).mean(axis=1) * self.long_axis_local).sum(axis=1))
         near = (np.linalg.norm(radial, axis=2) <= self.cfg.wrap_b_radius_m) & (along * b_end[:, None] >= 0.0)
-        # Angles in the plane across the axis, from two unit vectors perpendicular to it.
-        helper = np.where(np.abs(self.long_axis_local[:, :1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]])
-        e1 = np.cross(self.long_axis_local, helper)
-        e1 /= np.maximum(np.linalg.norm(e1, axis=1, keepdims=True), 1e-9)  # objects without a long axis score 0
-        e2 = np.cross(self.long_axis_local, e1)
+        e1, e2 = self.across_axis_local  # objects without a long axis: all angles 0, score 0
         angle = np.arctan2((radial * e2[:, None]).sum(axis=2), (radial * e1[:, None]).sum(axis=2))
         angle = np.sort(np.where(near, angle, np.inf), axis=1)  # the tips out of reach sort last
         count = near.sum(axis=1)
@@ -735,6 +735,11 @@ class Handover(ManipulationEnv):
         local = super().stickers_object_frame(side)
         return np.where((self.hand_a == LEFT)[:, None, None], mirror_points(local), local)
 
+    def _hand_tips(self, tips: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Hand A's and hand B's fingertips (N×4×3 each) from both hands' ``tips`` (N×2×4×3)."""
+        a_is_left = (self.hand_a == LEFT)[:, None, None]
+        return np.where(a_is_left, tips[:, LEFT], tips[:, RIGHT]), np.where(a_is_left, tips[:, RIGHT], tips[:, LEFT])
+
     def _contact_terms(self, tips: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Hand A's and hand B's contact terms (N each) for fingertips ``tips`` (N×2×4×3), each
         on its own stickers (pattern A on A's side, pattern B on B's); α is the left hand's
@@ -742,8 +747,7 @@ class Handover(ManipulationEnv):
         r = self.cfg.reward
         a_is_left = self.hand_a == LEFT
         st_a, st_b = self.stickers_world(LEFT), self.stickers_world(RIGHT)
-        tips_a = np.where(a_is_left[:, None, None], tips[:, LEFT], tips[:, RIGHT])
-        tips_b = np.where(a_is_left[:, None, None], tips[:, RIGHT], tips[:, LEFT])
+        tips_a, tips_b = self._hand_tips(tips)
         contact_a = hand_contact_reward(st_a, tips_a, np.where(a_is_left, r.contact_alpha, r.contact_beta)[:, None])
         contact_b = hand_contact_reward(st_b, tips_b, np.where(a_is_left, r.contact_beta, r.contact_alpha)[:, None])
         return contact_a, contact_b
