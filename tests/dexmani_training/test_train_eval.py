@@ -1171,3 +1171,39 @@ def test_handover_grip_squeeze_benchmark(checkpoints, tmp_path, capsys):
     assert _percentiles([0.0, 0.1, 0.2, 0.3, 0.4])["median"] == pytest.approx(0.2)
     with pytest.raises(SystemExit):
         squeeze(["no-name-given"])
+
+
+def test_action_saturation_benchmark(checkpoints, tmp_path, capsys):
+    """benchmarks/action_saturation.py: per joint, the share of steps whose mean action is past
+    the clip and the chance a training sample is clipped at the mean's end; for the handover also
+    over the two-hand holds; a plot; hand-built means give the Gaussian's tail."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    from action_saturation import joint_stats
+    from action_saturation import main as saturation
+
+    out, png = tmp_path / "sat.json", tmp_path / "sat.png"
+    ckpt = str(checkpoints["handover"])
+    result = saturation([f"tiny={ckpt}", "--task", "handover", "--envs", "2", "--out", str(out), "--plot", str(png)])
+    assert json.loads(out.read_text()) == result == json.loads(capsys.readouterr().out)
+    assert png.stat().st_size > 10_000
+    r = result["tiny"]
+    assert r["task"] == "handover" and r["envs"] == 2
+    assert 0 < r["all_steps"]["steps"] <= 2 * 12  # one 0.6 s episode per env at 20 Hz
+    assert r["both_hands"]["steps"] <= r["all_steps"]["steps"]
+    assert list(r["all_steps"]["joints"]) == list(jt.joint_names())
+    for v in r["all_steps"]["joints"].values():
+        assert 0.0 <= v["outside"] <= 1.0 and 0.0 < v["clipped"] < 1.0 and v["std"] > 0
+    # Hand-built: a mean at +5 (std 1) is clipped all but always, one at 0 in Φ(-1) of samples,
+    # one at -1 in half of them.
+    means = np.tile(np.array([[5.0, 0.0, -1.0]]), (4, 1))
+    s = joint_stats(means, np.ones(3), ["a", "b", "c"])
+    assert s["joints"]["a"]["outside"] == 1.0 and s["joints"]["a"]["clipped"] == pytest.approx(1.0, abs=1e-4)
+    assert s["joints"]["b"]["outside"] == 0.0 and s["joints"]["b"]["clipped"] == pytest.approx(0.1587, abs=1e-3)
+    assert s["joints"]["c"]["clipped"] == pytest.approx(0.5)
+    assert s["frozen_share"] == pytest.approx(1 / 3) and s["joints"]["c"]["median_mean"] == -1.0
+    assert joint_stats(np.zeros((0, 3)), np.ones(3), ["a", "b", "c"])["steps"] == 0
+    with pytest.raises(SystemExit):
+        saturation(["no-name-given"])

@@ -111,6 +111,10 @@ class PPOConfig:
     activation: str = "elu"
     init_noise_std: float = 0.5
     obs_normalization: bool = True
+    # Pull the actor's mean actions back inside [-action_bound, action_bound] after each update
+    # (rl/bounded_ppo.py): a mean far past the env's clip at ±1 freezes its joint, since every
+    # sample is then clipped to the same action. None: off (rsl_rl's PPO exactly).
+    action_bound: float | None = None
 
 
 CURRICULA = ("adaptive", "linear", "off")
@@ -232,6 +236,8 @@ class TrainConfig:
             raise ValueError(f"curriculum_rate_per_m_steps must be >= 0, got {self.curriculum_rate_per_m_steps}")
         if self.critic_warmup_iterations < 0:
             raise ValueError(f"critic_warmup_iterations must be >= 0, got {self.critic_warmup_iterations}")
+        if self.ppo.action_bound is not None and not self.ppo.action_bound > 0:
+            raise ValueError(f"ppo.action_bound must be > 0 (or null: off), got {self.ppo.action_bound}")
         resolve_device(self.device)
 
 
@@ -311,10 +317,10 @@ def rsl_rl_config(ppo: PPOConfig) -> dict[str, Any]:
         "obs_groups": {"actor": ["policy"], "critic": ["critic"]},
         "multi_gpu": None,
         "algorithm": {
-            "class_name": "PPO", "num_learning_epochs": ppo.num_learning_epochs, "num_mini_batches": ppo.num_mini_batches,
+            "class_name": "dexmani_training.rl.bounded_ppo:BoundedPPO", "num_learning_epochs": ppo.num_learning_epochs, "num_mini_batches": ppo.num_mini_batches,
             "clip_param": ppo.clip_param, "gamma": ppo.gamma, "lam": ppo.lam, "value_loss_coef": ppo.value_loss_coef,
             "entropy_coef": ppo.entropy_coef, "learning_rate": ppo.learning_rate, "max_grad_norm": ppo.max_grad_norm,
-            "schedule": ppo.schedule, "desired_kl": ppo.desired_kl,
+            "schedule": ppo.schedule, "desired_kl": ppo.desired_kl, "action_bound": ppo.action_bound,
         },
         "actor": {**model, "distribution_cfg": {"class_name": "GaussianDistribution", "init_std": ppo.init_noise_std}},
         "critic": dict(model),
@@ -325,12 +331,12 @@ def build_algorithm(env, ppo: PPOConfig, device: str = "cpu"):
     import contextlib
     import io
 
-    from rsl_rl.algorithms import PPO
+    from .bounded_ppo import BoundedPPO
 
     # rsl_rl prints the resolved observation sets and both networks; keep stdout for results
     # (`dexmani eval --json` prints exactly one JSON object).
     with contextlib.redirect_stdout(io.StringIO()):
-        return PPO.construct_algorithm(env.get_observations().to(device), env, rsl_rl_config(ppo), device)
+        return BoundedPPO.construct_algorithm(env.get_observations().to(device), env, rsl_rl_config(ppo), device)
 
 
 def actor_input_differences(a: TaskConfig, a_obs: int, a_where: str, b: TaskConfig, b_obs: int, b_where: str) -> list[str]:

@@ -1,0 +1,91 @@
+"""rsl_rl's PPO plus an optional bound on the actor's mean action (``action_bound``).
+
+Why: the environment clips every action to [−1, 1], but nothing keeps the Gaussian policy's
+*mean* inside that box. Once a mean drifts well past the clip, every sample PPO draws is clipped
+to the same action, the action's effect no longer varies with the sample, so its advantage no
+longer says which way to move the mean: the joint is frozen at that end, for good. With the
+relative hand actions this freezes a finger at a joint limit. Measured on a handover checkpoint
+(``benchmarks/action_saturation.py``): in its two-hand holds hand B's thumb means sat at a median
+of +3.0 and −2.8 (standard deviations 1.2 and 0.9), so B's thumb stayed wide open while the
+other fingers curled, and the bar fell whenever hand A let go.
+
+The bound is a penalty, after each PPO update, on the means that leave [−``action_bound``,
+``action_bound``]:
+
+    L_bound = mean over samples of Σ_j max(|μ_j(o)| − action_bound, 0)²
+
+minimized over the rollout's observations in ``num_mini_batches`` shuffled minibatches (one pass,
+its own Adam optimizer at PPO's current learning rate, gradients clipped at ``max_grad_norm``).
+Adam's steps do not depend on the loss's scale, so the penalty has no weight to tune: each
+iteration moves the outside means back by about as much as one of PPO's own minibatch steps
+moves the policy. It only acts on means outside the box, so a policy whose means stay inside is
+trained exactly as by PPO, and with ``action_bound`` None (the default) this *is* rsl_rl's PPO.
+The penalty is a separate step, not a term of PPO's own loss, because rsl_rl's update computes
+its loss inside one method; the step's optimizer state is saved with the checkpoint so that
+``--resume`` continues it exactly.
+"""
+
+from __future__ import annotations
+
+import torch
+from rsl_rl.algorithms import PPO
+
+
+class BoundedPPO(PPO):
+    def __init__(self, actor, critic, storage, action_bound: float | None = None, **kwargs):
+        if action_bound is not None and not action_bound > 0:
+            raise ValueError(f"action_bound must be > 0 (or None: off), got {action_bound}")
+        super().__init__(actor, critic, storage, **kwargs)
+        self.action_bound = None if action_bound is None else float(action_bound)
+        self.bound_optimizer = (torch.optim.Adam(self._raw_actor.parameters(), lr=self.learning_rate)
+                                if self.action_bound is not None else None)
+
+    def bound_penalty(self, mean: torch.Tensor) -> torch.Tensor:
+        """Per sample: Σ_j max(|μ_j| − bound, 0)² over the action's dimensions."""
+        return torch.clamp(mean.abs() - self.action_bound, min=0.0).pow(2).sum(dim=-1)
+
+    def update(self) -> dict[str, float]:
+        # Off, or the actor frozen (the trainer's critic warm-up): PPO's update alone.
+        if self.bound_optimizer is None or not any(p.requires_grad for p in self._raw_actor.parameters()):
+            return super().update()
+        # The rollout's observations, taken before PPO's update clears the storage.
+        obs = self.storage.observations.flatten(0, 1)
+        losses = super().update()
+        losses.update(self._bound_step(obs))
+        return losses
+
+    def _bound_step(self, obs) -> dict[str, float]:
+        n = obs.batch_size[0]
+        order = torch.randperm(n, device=self.device)
+        size = max(1, n // self.num_mini_batches)
+        for group in self.bound_optimizer.param_groups:
+            group["lr"] = self.learning_rate
+        total, outside, count = 0.0, 0.0, 0
+        for start in range(0, size * self.num_mini_batches, size):
+            idx = order[start : start + size]
+            mean = self.actor(obs[idx])
+            loss = self.bound_penalty(mean).mean()
+            self.bound_optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self._raw_actor.parameters(), self.max_grad_norm)
+            self.bound_optimizer.step()
+            with torch.no_grad():
+                total += float(loss)
+                outside += float((mean.abs() > self.action_bound).float().mean())
+                count += 1
+        # "action_bound": the penalty (before each step); "action_outside": the share of
+        # (sample, joint) means outside the bound.
+        return {"action_bound": total / count, "action_outside": outside / count}
+
+    def save(self) -> dict:
+        saved = super().save()
+        if self.bound_optimizer is not None:
+            saved["bound_optimizer_state_dict"] = self.bound_optimizer.state_dict()
+        return saved
+
+    def load(self, loaded_dict: dict, load_cfg: dict | None, strict: bool) -> bool:
+        out = super().load(loaded_dict, load_cfg, strict)
+        wants_optimizer = load_cfg is None or load_cfg.get("optimizer")
+        if self.bound_optimizer is not None and wants_optimizer and "bound_optimizer_state_dict" in loaded_dict:
+            self.bound_optimizer.load_state_dict(loaded_dict["bound_optimizer_state_dict"])
+        return out
