@@ -107,3 +107,65 @@ def test_the_bound_waits_while_the_critic_warms_up(tmp_path, tiny_train_config):
 def test_a_bound_that_is_not_positive_is_refused(bound):
     with pytest.raises(ValueError, match="action_bound"):
         TrainConfig(ppo=PPOConfig(action_bound=bound)).validate()
+
+
+def _rollout_obs(tr, steps=8):
+    seen, obs = [], tr.env.get_observations()
+    with torch.no_grad():
+        for _ in range(steps):
+            seen.append(obs)
+            obs, _, _, _ = tr.env.step(tr.alg.actor(obs, stochastic_output=True))
+    return torch.cat(seen)
+
+
+def test_fit_inside_brings_means_in_without_changing_the_clipped_actions(tmp_path, tiny_train_config):
+    tr = _trainer(tmp_path / "run", tiny_train_config, 1.0)
+    alg = tr.alg
+    with torch.no_grad():
+        _last_linear(alg.actor).bias[3] += 4.0
+        _last_linear(alg.actor).bias[5] -= 3.0
+    obs = _rollout_obs(tr)
+    with torch.no_grad():
+        clipped_before = alg.actor(obs).clamp(-1, 1)
+    std_before = alg.actor.output_std.clone() if hasattr(alg.actor, "output_std") else None
+    rec = alg.fit_inside(obs, epochs=200)
+    with torch.no_grad():
+        after = alg.actor(obs)
+    assert rec["samples"] == obs.batch_size[0] == 2 * 8
+    assert rec["outside_before"] >= 2 / 26 and rec["max_excess_before"] > 1.5
+    assert rec["max_excess_after"] < 0.2 and rec["outside_after"] < rec["outside_before"]
+    assert (after[:, 3] < 1.2).all() and (after[:, 5] > -1.2).all()
+    assert (after.clamp(-1, 1) - clipped_before).abs().max() < 0.1  # the same actions
+    assert rec["clipped_max_change"] == pytest.approx(float((after.clamp(-1, 1) - clipped_before).abs().max()), abs=1e-5)
+    if std_before is not None:
+        assert torch.equal(alg.actor.output_std, std_before)
+
+
+def test_a_warm_started_actor_is_fitted_inside_the_bound_before_training(tmp_path, tiny_train_config):
+    src = _trainer(tmp_path / "src", tiny_train_config, None)
+    src.run()
+    d = torch.load(tmp_path / "src" / "latest.pt", weights_only=False)
+    out = [k for k in d["actor_state_dict"] if k.startswith("mlp.") and k.endswith(".bias")][-1]
+    d["actor_state_dict"][out][3] += 4.0  # one joint far past the clip, as a saturated policy's
+    torch.save(d, tmp_path / "saturated.pt")
+
+    def started(name, **train):
+        tr = _trainer(tmp_path / name, tiny_train_config, 1.0, actor_from=str(tmp_path / "saturated.pt"), **train)
+        import yaml
+
+        return yaml.safe_load((tmp_path / name / "config.yaml").read_text())["actor_from"], tr
+
+    rec, tr = started("fitted", actor_from_inside_steps=4, actor_from_inside_epochs=100)
+    fit = rec["fit_inside"]
+    assert fit["steps_per_env"] == 4 and fit["epochs"] == 100 and fit["samples"] == 2 * 4
+    assert fit["max_excess_before"] > 3.0 and fit["max_excess_after"] < fit["max_excess_before"] / 4
+    with torch.no_grad():
+        assert tr.alg.actor(tr.env.get_observations())[:, 3].max() < 2.0
+    rec, tr = started("unfitted", actor_from_inside_steps=0)
+    assert "fit_inside" not in rec
+    with torch.no_grad():
+        assert tr.alg.actor(tr.env.get_observations())[:, 3].min() > 3.0
+    with pytest.raises(ValueError, match="actor_from_inside_epochs"):
+        TrainConfig(actor_from_inside_epochs=0).validate()
+    with pytest.raises(ValueError, match="actor_from_inside_steps"):
+        TrainConfig(actor_from_inside_steps=-1).validate()

@@ -195,6 +195,13 @@ class TrainConfig:
     # fine-tuning a handover checkpoint with a fresh critic lost its carry within 0.2 M steps
     # (the share of training episodes reaching the intermediate goal fell from 0.8 to 0.09).
     actor_from_with_critic: bool = False
+    # With ppo.action_bound: before training, the warm-started actor's means are fitted inside
+    # the bound without changing its clipped actions (BoundedPPO.fit_inside) over the
+    # observations of this many control steps per env of its own stochastic rollouts in the
+    # run's env (0: not fitted; the bound's penalty then pulls the means in during training),
+    # in this many passes over them.
+    actor_from_inside_steps: int = 128
+    actor_from_inside_epochs: int = 300
     # Iterations at the start of a run in which only the critic learns (the actor is frozen),
     # so that a warm-started actor is not updated with a fresh critic's random advantages.
     critic_warmup_iterations: int = 0
@@ -236,6 +243,10 @@ class TrainConfig:
             raise ValueError(f"curriculum_rate_per_m_steps must be >= 0, got {self.curriculum_rate_per_m_steps}")
         if self.critic_warmup_iterations < 0:
             raise ValueError(f"critic_warmup_iterations must be >= 0, got {self.critic_warmup_iterations}")
+        if self.actor_from_inside_steps < 0:
+            raise ValueError(f"actor_from_inside_steps must be >= 0, got {self.actor_from_inside_steps}")
+        if self.actor_from_inside_epochs < 1:
+            raise ValueError(f"actor_from_inside_epochs must be >= 1, got {self.actor_from_inside_epochs}")
         if self.ppo.action_bound is not None and not self.ppo.action_bound > 0:
             raise ValueError(f"ppo.action_bound must be > 0 (or null: off), got {self.ppo.action_bound}")
         resolve_device(self.device)
@@ -554,7 +565,27 @@ class Trainer:
                 doc["actor_from"] = warm_start_actor(self.alg, cfg, train.ppo, train.actor_from,
                                                      noise_scale=train.actor_from_noise_scale,
                                                      with_critic=train.actor_from_with_critic)
+                if train.ppo.action_bound is not None and train.actor_from_inside_steps > 0:
+                    doc["actor_from"]["fit_inside"] = self._fit_actor_inside(train.actor_from_inside_steps,
+                                                                             train.actor_from_inside_epochs)
             _atomic_write_text(self.run_dir / "config.yaml", yaml.safe_dump(doc, sort_keys=False))
+
+    def _fit_actor_inside(self, steps: int, epochs: int) -> dict[str, Any]:
+        """Roll the warm-started actor out (sampled actions, as in training) for ``steps``
+        control steps per env, fit its means inside the bound over those observations
+        (``BoundedPPO.fit_inside``) and reset every env; returns the fit's record."""
+        dev = self.alg.device
+        seen = []
+        obs = self.env.get_observations().to(dev)
+        with torch.no_grad():  # not inference mode: the fit differentiates through these inputs
+            for _ in range(steps):
+                seen.append(obs)
+                obs, _, _, _ = self.env.step(self.alg.actor(obs, stochastic_output=True).cpu())
+                obs = obs.to(dev)
+        self.env.reset()
+        t0 = time.perf_counter()
+        fit = self.alg.fit_inside(torch.cat(seen), epochs=epochs)
+        return {"steps_per_env": steps, "epochs": epochs, **fit, "fit_s": round(time.perf_counter() - t0, 1)}
 
     # --- checkpoints ------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
