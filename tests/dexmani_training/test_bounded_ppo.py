@@ -28,10 +28,16 @@ def _progress(run_dir):
 
 def test_bound_penalty_is_the_squared_excess_past_the_bound(tmp_path, tiny_train_config):
     alg = _trainer(tmp_path / "run", tiny_train_config, 1.0).alg
-    mean = torch.tensor([[2.0, -0.5, -3.0, 1.0], [0.0, 0.0, 0.0, -1.5]])
+    mean = torch.zeros(2, 26)
+    mean[0, :4] = torch.tensor([2.0, -0.5, -3.0, 1.0])
+    mean[1, 3] = -1.5
     assert torch.allclose(alg.bound_penalty(mean), torch.tensor([1.0 + 4.0, 0.25]))
     alg.action_bound = 2.0
     assert torch.allclose(alg.bound_penalty(mean), torch.tensor([1.0, 0.0]))
+    alg.action_bound = 1.0
+    alg.bound_mask[:] = False
+    alg.bound_mask[2:] = True  # only some joints bounded: the others cost nothing
+    assert torch.allclose(alg.bound_penalty(mean), torch.tensor([4.0, 0.25]))
 
 
 def test_bound_step_pulls_a_mean_past_the_bound_back_towards_it(tmp_path, tiny_train_config):
@@ -169,3 +175,45 @@ def test_a_warm_started_actor_is_fitted_inside_the_bound_before_training(tmp_pat
         TrainConfig(actor_from_inside_epochs=0).validate()
     with pytest.raises(ValueError, match="actor_from_inside_steps"):
         TrainConfig(actor_from_inside_steps=-1).validate()
+
+
+def test_a_bound_on_some_joints_leaves_the_others_as_they_were(tmp_path, tiny_train_config):
+    from dexmani_training.rl.train import bound_joint_indices
+    from gr1_description import joints as jt
+
+    names = list(jt.joint_names())
+    thumb = bound_joint_indices(PPOConfig(action_bound_joints=("L_thumb_*",)))
+    assert [names[i] for i in thumb] == ["L_thumb_proximal_yaw_joint", "L_thumb_proximal_pitch_joint"]
+    assert bound_joint_indices(PPOConfig()) is None
+    with pytest.raises(ValueError, match="matches no joint"):
+        TrainConfig(ppo=PPOConfig(action_bound=1.0, action_bound_joints=("L_thumb_*", "no_such_*"))).validate()
+
+    tr = _trainer(tmp_path / "run", tiny_train_config, 1.0, iterations=1)
+    tr.train.ppo.action_bound_joints = ("L_thumb_*",)
+    from dexmani_training.rl.train import build_algorithm
+
+    alg = build_algorithm(tr.env, tr.train.ppo)
+    assert alg.bound_mask.nonzero().reshape(-1).tolist() == thumb
+    with torch.no_grad():
+        _last_linear(alg.actor).bias[thumb[0]] += 4.0  # bounded: brought in
+        _last_linear(alg.actor).bias[20] -= 4.0  # not bounded: left saturated
+    tr.alg = alg
+    obs = _rollout_obs(tr)
+    with torch.no_grad():
+        before = alg.actor(obs)
+    rec = alg.fit_inside(obs, epochs=200, lr=1e-2)
+    with torch.no_grad():
+        after = alg.actor(obs)
+    assert rec["outside_before"] == pytest.approx(0.5) and rec["max_excess_before"] > 2.5
+    assert (after[:, thumb[0]] < 1.2).all()
+    others = [i for i in range(26) if i not in thumb]
+    assert torch.equal(after[:, others], before[:, others]) and rec["unbounded_max_change"] == 0.0
+    # the bound's own step moves the bounded rows only, too
+    with torch.no_grad():
+        _last_linear(alg.actor).bias[thumb[1]] -= 5.0
+        before = alg.actor(obs)
+    alg._bound_step(obs)
+    with torch.no_grad():
+        after = alg.actor(obs)
+    assert torch.equal(after[:, others], before[:, others]) and (after[:, thumb[1]] > before[:, thumb[1]]).all()
+    assert alg.bound_penalty(before).min() > 4.0

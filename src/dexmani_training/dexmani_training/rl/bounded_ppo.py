@@ -6,8 +6,8 @@ to the same action, the action's effect no longer varies with the sample, so its
 longer says which way to move the mean: the joint is frozen at that end, for good. With the
 relative hand actions this freezes a finger at a joint limit. Measured on a handover checkpoint
 (``benchmarks/action_saturation.py``): in its two-hand holds hand B's thumb means sat at a median
-of +3.0 and −2.8 (standard deviations 1.2 and 0.9), so B's thumb stayed wide open while the
-other fingers curled, and the bar fell whenever hand A let go.
+of +3.1 and −2.7 (standard deviations 1.2 and 0.9), so B's thumb stayed wide open while its
+other fingers curled, and no training sample ever tried to close it.
 
 The bound is a penalty, after each PPO update, on the means that leave [−``action_bound``,
 ``action_bound``]:
@@ -24,14 +24,20 @@ The penalty is a separate step, not a term of PPO's own loss, because rsl_rl's u
 its loss inside one method; the step's optimizer state is saved with the checkpoint so that
 ``--resume`` continues it exactly.
 
-A policy trained without the bound may sit far outside it (the handover checkpoint above: 85% of
-its means past ±1, many at ±4–7). The penalty alone then pulls several units out of the network's
-outputs within a few iterations and drags the rest of its outputs along: two runs warm-started
-from that checkpoint lost the whole task (nominal intermediate rate 0.88 → 0 within 0.08 M steps,
-noise std 1.0, 0.5 and 0.3 alike). :meth:`BoundedPPO.fit_inside` therefore first brings a
-warm-started actor inside by regression, without changing what it does: its means are fitted to
-its own clipped means clip(μ₀(o), −bound, bound) over observations of its own rollouts, which the
-environment's clip makes the same actions wherever the bound is 1 (see ``Trainer``).
+A policy trained without the bound may sit far outside it (the handover checkpoint above: 84% of
+its means past ±1, some by up to 68). The penalty alone then pulls several units out of the
+network's outputs within a few iterations and drags the rest of its outputs along: runs
+warm-started from that checkpoint lost the whole task within 0.15 M steps.
+:meth:`BoundedPPO.fit_inside` therefore first brings a warm-started actor inside by regression,
+without changing what it does: its means are fitted to its own clipped means
+clip(μ₀(o), −bound, bound) over observations of its own rollouts, which the environment's clip
+turns into the same actions wherever the bound is 1 (see ``Trainer``). That fitted actor
+collapsed under PPO as well, with or without the bound, while the saturated original did not:
+saturation had made it insensitive to PPO's steps.
+
+``action_bound_indices`` bounds some joints only (``ppo.action_bound_joints``, e.g. hand B's
+thumb). The bound's steps and the fit then move only the output layer's rows of those joints, so
+every other action stays exactly what it was, saturated or not.
 """
 
 from __future__ import annotations
@@ -41,17 +47,54 @@ from rsl_rl.algorithms import PPO
 
 
 class BoundedPPO(PPO):
-    def __init__(self, actor, critic, storage, action_bound: float | None = None, **kwargs):
+    def __init__(self, actor, critic, storage, action_bound: float | None = None,
+                 action_bound_indices: list[int] | None = None, **kwargs):
+        """``action_bound_indices``: the action dimensions the bound applies to (None: all)."""
         if action_bound is not None and not action_bound > 0:
             raise ValueError(f"action_bound must be > 0 (or None: off), got {action_bound}")
         super().__init__(actor, critic, storage, **kwargs)
         self.action_bound = None if action_bound is None else float(action_bound)
-        self.bound_optimizer = (torch.optim.Adam(self._raw_actor.parameters(), lr=self.learning_rate)
+        n = int(storage.actions.shape[-1])
+        self.bound_mask = torch.zeros(n, dtype=torch.bool, device=self.device)
+        if action_bound_indices is None:
+            self.bound_mask[:] = True
+        else:
+            if not action_bound_indices or min(action_bound_indices) < 0 or max(action_bound_indices) >= n:
+                raise ValueError(f"action_bound_indices must name some of the {n} actions, got {action_bound_indices}")
+            self.bound_mask[list(action_bound_indices)] = True
+        self.bound_optimizer = (torch.optim.Adam(self._bound_params(), lr=self.learning_rate)
                                 if self.action_bound is not None else None)
 
+    @property
+    def bounds_all(self) -> bool:
+        return bool(self.bound_mask.all())
+
+    def _output_layer(self) -> torch.nn.Linear:
+        return [m for m in self._raw_actor.mlp.modules() if isinstance(m, torch.nn.Linear)][-1]
+
+    def _bound_params(self) -> list[torch.nn.Parameter]:
+        """What the bound's steps move: the whole mean network when every joint is bounded; with
+        some joints only, the output layer alone, of which :meth:`_keep_unbounded_rows` lets only
+        those joints' rows change, so that no other action moves at all."""
+        if self.bounds_all:
+            return [p for name, p in self._raw_actor.named_parameters() if not name.startswith("distribution.")]
+        out = self._output_layer()
+        return [out.weight, out.bias]
+
+    def _keep_unbounded_rows(self) -> None:
+        if not self.bounds_all:
+            out = self._output_layer()
+            for p in (out.weight, out.bias):
+                if p.grad is not None:
+                    p.grad[~self.bound_mask] = 0.0
+
     def bound_penalty(self, mean: torch.Tensor) -> torch.Tensor:
-        """Per sample: Σ_j max(|μ_j| − bound, 0)² over the action's dimensions."""
-        return torch.clamp(mean.abs() - self.action_bound, min=0.0).pow(2).sum(dim=-1)
+        """Per sample: Σ_j max(|μ_j| − bound, 0)² over the bounded action dimensions."""
+        return (torch.clamp(mean.abs() - self.action_bound, min=0.0).pow(2) * self.bound_mask).sum(dim=-1)
+
+    def _outside(self, mean: torch.Tensor) -> torch.Tensor:
+        """Bool (samples × bounded dimensions): the bounded means outside the bound."""
+        return mean[:, self.bound_mask].abs() > self.action_bound
 
     def update(self) -> dict[str, float]:
         # Off, or the actor frozen (the trainer's critic warm-up): PPO's update alone.
@@ -74,50 +117,57 @@ class BoundedPPO(PPO):
             idx = order[start : start + size]
             mean = self.actor(obs[idx])
             loss = self.bound_penalty(mean).mean()
-            self.bound_optimizer.zero_grad()
+            self._raw_actor.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(self._raw_actor.parameters(), self.max_grad_norm)
+            self._keep_unbounded_rows()
+            torch.nn.utils.clip_grad_norm_(self._bound_params(), self.max_grad_norm)
             self.bound_optimizer.step()
             with torch.no_grad():
                 total += float(loss)
-                outside += float((mean.abs() > self.action_bound).float().mean())
+                outside += float(self._outside(mean).float().mean())
                 count += 1
         # "action_bound": the penalty (before each step); "action_outside": the share of
-        # (sample, joint) means outside the bound.
+        # (sample, bounded joint) means outside the bound.
         return {"action_bound": total / count, "action_outside": outside / count}
 
     def fit_inside(self, obs, epochs: int = 30, lr: float = 1e-3, batch: int = 2048) -> dict[str, float]:
         """Fit the actor's means to clip(μ₀(o), −bound, bound), μ₀ the actor as it is, over the
         observations ``obs`` (a TensorDict batch, e.g. of the actor's own rollouts), by Adam on
-        the mean squared difference for ``epochs`` passes. The standard deviation is untouched.
-        Returns, over ``obs`` before and after: the share of means outside the bound and the
-        largest excess, and how far the clipped means moved (mean and largest absolute change)."""
+        the mean squared difference for ``epochs`` passes. With ``action_bound_indices``, only
+        the output layer's rows of those dimensions are fitted, and every other action is left
+        exactly as it was. The standard deviation is untouched. Returns, over ``obs`` before
+        and after: the share of bounded means outside the bound and the largest excess, how far
+        the clipped means moved (mean and largest absolute change, all dimensions), and the
+        largest change of an unbounded dimension's mean (0 when all are bounded)."""
         if self.action_bound is None:
             raise ValueError("fit_inside needs an action_bound")
         n = obs.batch_size[0]
         b = self.action_bound
         with torch.no_grad():
             before = torch.cat([self.actor(obs[i : i + batch]) for i in range(0, n, batch)])
-        target = before.clamp(-b, b)
-        params = [p for name, p in self._raw_actor.named_parameters() if not name.startswith("distribution.")]
+        target = torch.where(self.bound_mask, before.clamp(-b, b), before)
+        params = self._bound_params()
         opt = torch.optim.Adam(params, lr=lr)
         for _ in range(epochs):
             order = torch.randperm(n, device=self.device)
             for i in range(0, n, batch):
                 idx = order[i : i + batch]
                 loss = (self.actor(obs[idx]) - target[idx]).pow(2).sum(dim=-1).mean()
-                opt.zero_grad()
+                self._raw_actor.zero_grad(set_to_none=True)
                 loss.backward()
+                self._keep_unbounded_rows()
                 torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm)
                 opt.step()
         with torch.no_grad():
             after = torch.cat([self.actor(obs[i : i + batch]) for i in range(0, n, batch)])
-            moved = (after.clamp(-b, b) - target).abs()
-        return {"samples": int(n), "outside_before": float((before.abs() > b).float().mean()),
-                "max_excess_before": float((before.abs() - b).clamp(min=0).max()),
-                "outside_after": float((after.abs() > b).float().mean()),
-                "max_excess_after": float((after.abs() - b).clamp(min=0).max()),
-                "clipped_mean_change": float(moved.mean()), "clipped_max_change": float(moved.max())}
+            moved = (after.clamp(-b, b) - before.clamp(-b, b)).abs()
+            free = ~self.bound_mask
+            drift = float((after[:, free] - before[:, free]).abs().max()) if free.any() else 0.0
+            excess = lambda m: float((m[:, self.bound_mask].abs() - b).clamp(min=0).max())  # noqa: E731
+        return {"samples": int(n), "outside_before": float(self._outside(before).float().mean()),
+                "max_excess_before": excess(before), "outside_after": float(self._outside(after).float().mean()),
+                "max_excess_after": excess(after), "clipped_mean_change": float(moved.mean()),
+                "clipped_max_change": float(moved.max()), "unbounded_max_change": drift}
 
     def save(self) -> dict:
         saved = super().save()

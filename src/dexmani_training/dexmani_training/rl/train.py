@@ -115,6 +115,10 @@ class PPOConfig:
     # (rl/bounded_ppo.py): a mean far past the env's clip at ±1 freezes its joint, since every
     # sample is then clipped to the same action. None: off (rsl_rl's PPO exactly).
     action_bound: float | None = None
+    # The joints (names or fnmatch patterns, in the policy's frame: with mirror symmetry hand A
+    # is the right hand) the bound applies to; None: all. E.g. ["L_thumb_*"] unfreezes hand B's
+    # thumb of a handover policy and leaves its other actions as they are.
+    action_bound_joints: tuple[str, ...] | None = None
 
 
 CURRICULA = ("adaptive", "linear", "off")
@@ -249,6 +253,7 @@ class TrainConfig:
             raise ValueError(f"actor_from_inside_epochs must be >= 1, got {self.actor_from_inside_epochs}")
         if self.ppo.action_bound is not None and not self.ppo.action_bound > 0:
             raise ValueError(f"ppo.action_bound must be > 0 (or null: off), got {self.ppo.action_bound}")
+        bound_joint_indices(self.ppo)  # refuses patterns that match no joint
         resolve_device(self.device)
 
 
@@ -318,6 +323,23 @@ def next_task_difficulty(train: TrainConfig, difficulty: float, steps: int, nomi
                          train.task_curriculum_raise_at, train.task_curriculum_lower_below)
 
 
+def bound_joint_indices(ppo: PPOConfig) -> list[int] | None:
+    """The action indices ``ppo.action_bound_joints`` names (None: all), or an error naming a
+    pattern that matches no joint."""
+    if ppo.action_bound_joints is None:
+        return None
+    import fnmatch
+
+    names = jt.joint_names()
+    picked: set[int] = set()
+    for pattern in ppo.action_bound_joints:
+        hits = [i for i, n in enumerate(names) if fnmatch.fnmatchcase(n, pattern)]
+        if not hits:
+            raise ValueError(f"ppo.action_bound_joints: {pattern!r} matches no joint (joints: {', '.join(names)})")
+        picked.update(hits)
+    return sorted(picked)
+
+
 def rsl_rl_config(ppo: PPOConfig) -> dict[str, Any]:
     model = {
         "class_name": "MLPModel", "hidden_dims": list(ppo.hidden_dims), "activation": ppo.activation,
@@ -332,6 +354,7 @@ def rsl_rl_config(ppo: PPOConfig) -> dict[str, Any]:
             "clip_param": ppo.clip_param, "gamma": ppo.gamma, "lam": ppo.lam, "value_loss_coef": ppo.value_loss_coef,
             "entropy_coef": ppo.entropy_coef, "learning_rate": ppo.learning_rate, "max_grad_norm": ppo.max_grad_norm,
             "schedule": ppo.schedule, "desired_kl": ppo.desired_kl, "action_bound": ppo.action_bound,
+            "action_bound_indices": bound_joint_indices(ppo),
         },
         "actor": {**model, "distribution_cfg": {"class_name": "GaussianDistribution", "init_std": ppo.init_noise_std}},
         "critic": dict(model),
