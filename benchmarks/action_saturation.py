@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dexmani_training.bench import print_json
+from dexmani_training.bench import named_items, print_json
 
 FROZEN = 0.9  # a joint whose samples are clipped at one end this often is frozen there
 
@@ -138,13 +138,8 @@ def main(argv: list[str] | None = None) -> dict:
     args = ap.parse_args(argv)
     if args.envs < 1:
         ap.error(f"--envs must be >= 1, got {args.envs}")
-    pairs = []
-    for item in args.checkpoints:
-        name, sep, path = item.partition("=")
-        if not sep or not name or not path:
-            ap.error(f"expected NAME=CHECKPOINT, got {item!r}")
-        pairs.append((name, path))
-    results = {name: saturation(path, args.task, args.envs, args.init_library, args.seed) for name, path in pairs}
+    results = {name: saturation(path, args.task, args.envs, args.init_library, args.seed)
+               for name, path in named_items(args.checkpoints, ap)}
     if args.plot:
         plot(results, args.plot)
     print_json(results, args.out)

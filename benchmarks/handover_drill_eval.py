@@ -19,7 +19,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from dexmani_training.bench import print_json
+from dexmani_training.bench import named_items, print_json
 from dexmani_training.rl.evaluate import checkpoint_task_config, evaluate, load_checkpoint
 
 
@@ -51,12 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, help="also write the JSON here")
     a = p.parse_args(argv)
-    named = []
-    for item in a.checkpoints:
-        name, sep, path = item.partition("=")
-        if not sep or not name or not path:
-            p.error(f"checkpoints are NAME=PATH, got {item!r}")
-        named.append((name, path))
+    named = named_items(a.checkpoints, p, "PATH")
     rows = []
     for name, path in named:
         difficulty = difficulty_for(path, a.final_y)

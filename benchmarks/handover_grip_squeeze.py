@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dexmani_training.bench import print_json
+from dexmani_training.bench import named_items, print_json
 
 
 def _percentiles(values: list[float]) -> dict:
@@ -116,9 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--init-library", metavar="LIB", help="reset every episode from this init library")
     p.add_argument("--out", type=Path)
     args = p.parse_args(argv)
-    pairs = [c.split("=", 1) for c in args.checkpoints]
-    if any(len(pair) != 2 for pair in pairs):
-        p.error("give each checkpoint as NAME=CHECKPOINT")
+    pairs = named_items(args.checkpoints, p)
     result = {"envs": args.envs, "init_library": args.init_library,
               "checkpoints": {name: squeeze_stats(ckpt, args.envs, args.init_library) for name, ckpt in pairs}}
     print_json(result, args.out)

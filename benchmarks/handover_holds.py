@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dexmani_training.bench import print_json
+from dexmani_training.bench import named_items, print_json
 from dexmani_training.handoff import HandoffScript, as_right_handed, quat_to_mat
 from dexmani_training.init_library import InitLibrary, load_task_library
 from dexmani_training.tasks import task_config
@@ -154,10 +154,7 @@ def main(argv=None) -> int:
     script = HandoffScript(OBJECT, task_config("handover"))
     out = {"command": "python benchmarks/handover_holds.py " + " ".join(argv if argv is not None else sys.argv[1:]),
            "object": OBJECT, "holds": {}}
-    for item in args.holds:
-        name, sep, path = item.partition("=")
-        if not sep:
-            p.error(f"--holds takes NAME=LIBRARY, got {item!r}")
+    for name, path in named_items(args.holds, p, "LIBRARY"):
         lib = load_task_library("handover", path)
         qs, poses, looked = two_hand_holds(lib, args.states)
         row = {"library": path, "states_looked_at": looked, "two_hand_holds": int(len(qs))}

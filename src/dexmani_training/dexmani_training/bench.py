@@ -19,6 +19,18 @@ import numpy as np
 from mujoco import rollout
 
 
+def named_items(items: list[str], parser, what: str = "CHECKPOINT") -> list[tuple[str, str]]:
+    """Benchmark arguments given as ``NAME=VALUE`` (e.g. ``cg6=runs/cfg/cg6_562.pt``), as
+    (name, value) pairs; ``parser.error`` (an argparse parser's: exits) on any other form."""
+    pairs = []
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name or not value:
+            parser.error(f"expected NAME={what}, got {item!r}")
+        pairs.append((name, value))
+    return pairs
+
+
 def print_json(result: dict[str, Any], out=None) -> None:
     """Print ``result`` as indented JSON on stdout and, with ``out`` (a path), also write it there
     (parent folders made): what every benchmark prints and commits."""
