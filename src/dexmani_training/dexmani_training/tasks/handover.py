@@ -245,7 +245,7 @@ class HandoverConfig(TaskConfig):
     # gate from stage 0 (``ag1``), A held its own end in 88% of the two-hand hold, but B's
     # fingertips sat beyond A's end (their centre 12 cm from the bar's centre, towards A's end;
     # B's contact term 0.40–0.52) and a scripted release from those holds succeeded once in 196.
-    # Measured with it (README, "gating B's hold too"): both hands came to hold their own ends,
+    # Measured with it (docs/handover.md, "gating B's hold too"): both hands came to hold their own ends,
     # but an off-sticker touch by B now costs income, so B touched briefly and A carried alone.
     hold_min_contact_b: float = 0.0
     hold_min_contact_b_graded: bool = False
@@ -275,7 +275,7 @@ class HandoverConfig(TaskConfig):
     # touch by B. Why: in a policy's own two-hand holds B is off its own end for part of the hold
     # (``cg6``: held by both 6.7 s per episode, B's contact term at least 1.5 for 4.4 s of it),
     # and A let go at any touch by B drops the bar; from scripted releases out of B's own-end
-    # grips, B carried the bar on alone in up to 55% (README: "Scripted releases as a drill").
+    # grips, B carried the bar on alone in up to 55% (docs/handover.md: "scripted releases as a drill").
     assist_release_min_contact_b: float = 0.0
     # With the assist: from its trigger until A lets go, hand A's arm and finger targets also
     # hold still (the policy's actions for A are ignored), so hand B takes the object from a
@@ -295,7 +295,7 @@ class HandoverConfig(TaskConfig):
     # policy's own outputs for A (see TrainConfig.executed_action_max_std and
     # executed_actions_kept). Without it, the policy's ignored actions for A were stored, and the
     # return that followed the release taught A nothing: no policy trained with the assist let
-    # go by itself (``released`` at most 0.008). With it, none did either (README: "A's release
+    # go by itself (``released`` at most 0.008). With it, none did either (docs/handover.md: "A's release
     # learned from the assist").
     assist_as_actions: bool = False
 
