@@ -157,7 +157,8 @@ def plot(result, path: Path) -> None:
                 pts = r["curve"]
                 ax.plot([q["env_steps"] / 1e6 for q in pts], [q.get(source, {}).get(key, q["eval_success_rate"]) if key != "success_rate"
                                                              else q["eval_success_rate"] for q in pts],
-                        "o-" if r["init_library"] else "x--", color="C0" if r["init_library"] else "C1", alpha=0.8,
+                        ("-" if r["init_library"] else "--"), marker="osD^v<>"[r["seed"] % 7], fillstyle="full" if r["init_library"] else "none",
+                        color="C0" if r["init_library"] else "C1", alpha=0.8,
                         label=f"seed {r['seed']} {'with' if r['init_library'] else 'without'} init")
             key = _stage_key(runs[0], source) if metric in (None, "library") and runs else (metric or "")
             if metric == "success_rate":
