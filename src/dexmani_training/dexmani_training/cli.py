@@ -79,16 +79,17 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = p.add_subparsers(dest="command", metavar="{sim,bench,train,eval,init,autotune,perception}")
+    sub = p.add_subparsers(dest="command", metavar="{sim,bench,train,eval,ship,init,demos,autotune,perception}")
     sub.required = True
     _add_sim(sub)
     _add_bench(sub)
-    from .cli_rl import add_eval_parser, add_init_parser, add_ship_parser, add_train_parser
+    from .cli_rl import add_demos_parser, add_eval_parser, add_init_parser, add_ship_parser, add_train_parser
 
     add_train_parser(sub)
     add_eval_parser(sub)
     add_ship_parser(sub)
     add_init_parser(sub)
+    add_demos_parser(sub)
     from dexmani_perception.cli import add_perception_parser
 
     from .autotune.cli import add_autotune_parser

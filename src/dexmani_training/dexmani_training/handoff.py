@@ -80,6 +80,13 @@ class HandoffConfig:
     max_ik_position_error_m: float = 0.01
     max_ik_rotation_error_rad: float = 0.1
     success_distance_m: float = 0.05
+    # Before a handoff: hold hand A's grasp this many control steps with nothing else moving,
+    # on the bare simulation, and refuse the handoff ("slipping") where the object sinks more
+    # than max_sink_m or A loses it. 0: no check. Handoffs stepped through a task env's
+    # relative actions (demos.py) take several times as long as the script's own, and a
+    # marginal grasp lets the object slide out of A's hand before B gets to it.
+    hold_check_steps: int = 0
+    max_sink_m: float = 0.02
 
 
 def quat_to_mat(q: np.ndarray) -> np.ndarray:
@@ -196,6 +203,9 @@ class HandoffScript:
         self.open_q, self.closed_q = hand_open_closed()
         # Object orientation with the long axis along world y (the line between the hands).
         self.align = _rotation_between(self.axis, np.array([0.0, 1.0, 0.0]))
+        # What steps an episode: the bare simulation here; demos.py swaps in a task env's.
+        self.bare_sim = self.sim
+        self.rollout = lambda q, pose, b, b_touched=False: _Rollout(self.sim, q, pose, b, b_touched)
 
     # --- templates --------------------------------------------------------------------------
     def templates(self, lib: InitLibrary, min_height_m: float = 0.05) -> list[GraspTemplate]:
@@ -276,7 +286,10 @@ class HandoffScript:
         start[arm_b] = ready_pose()[arm_b]
         start[fin_a] = t.hand_q
         start[fin_b] = self.open_q[fin_b]
-        ep = _Rollout(self.sim, start, np.concatenate([centre, mat_to_quat(r_obj)]), b)
+        pose = np.concatenate([centre, mat_to_quat(r_obj)])
+        if c.hold_check_steps > 0 and self._slips(start, pose, b):
+            return "slipping"
+        ep = self.rollout(start, pose, b)
         ep.target[fin_a] = self.closed_q[fin_a]
         for _ in range(c.settle_steps):
             ep.step()
@@ -294,6 +307,20 @@ class HandoffScript:
         self._close_b(ep)
         return self._release_and_carry(ep, centre[0], t.p_rel, t.r_rel, pb, rb)
 
+    def _slips(self, start: np.ndarray, pose: np.ndarray, b: int) -> bool:
+        """Whether hand A, closing on its grasp from ``start`` and holding still for
+        ``hold_check_steps`` on the bare simulation, lets the object sink more than
+        ``max_sink_m`` or lose it."""
+        c, a = self.cfg, 1 - b
+        check = _Rollout(self.bare_sim, start, pose, b)
+        check.target[self.ik.hand_idx[a]] = self.closed_q[self.ik.hand_idx[a]]
+        top = -np.inf
+        for _ in range(c.hold_check_steps):
+            check.step()
+            top = max(top, float(self.bare_sim.object_pose()[0, 2]))
+        touch = self.bare_sim.contacts()[0]
+        return bool(not touch[a] or touch[2] or top - float(self.bare_sim.object_pose()[0, 2]) > c.max_sink_m)
+
     def release(self, q: np.ndarray, pose: np.ndarray):
         """The second half of a handoff, started from a state in which both hands hold the
         object up (hand A the right hand), e.g. a policy's own: B closes its grip, both hold, A
@@ -304,7 +331,7 @@ class HandoffScript:
         touch = self.sim.contacts()[0]
         if not (touch[a] and touch[b]) or touch[2]:
             return "not_both_holding"
-        ep = _Rollout(self.sim, q, pose, b, b_touched=True)
+        ep = self.rollout(q, pose, b, b_touched=True)
         fin_a = self.ik.hand_idx[a]
         ep.target[fin_a] = self.closed_q[fin_a]  # A keeps its grip while B closes
         self._close_b(ep, from_q=np.asarray(q, dtype=float))

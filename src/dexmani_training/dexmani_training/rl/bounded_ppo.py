@@ -35,6 +35,22 @@ turns into the same actions wherever the bound is 1 (see ``Trainer``). That fitt
 collapsed under PPO as well, with or without the bound, while the saturated original did not:
 saturation had made it insensitive to PPO's steps.
 
+**Demonstrations** (``set_demos``; ``ppo.demo_weight``, ``ppo.demo_decay``): after PPO's update
+(and the bound's step), ``num_mini_batches`` Adam steps on the demonstrations' action error
+
+    L_demo = mean over demonstration samples of Σ_j (μ_j(o) − a_j)²
+
+(where a demonstrated action is at the env's clip, ±1, only a mean short of it counts: one
+beyond it is the same action after the clip)
+
+at PPO's learning rate × demo_weight · demo_decay^k, k the number of updates so far, on
+minibatches of PPO's minibatch size drawn from the demonstrations (the mean network only; the
+noise is PPO's). As with the bound, the step has its own optimizer (saved with the checkpoint,
+with k), and since Adam's steps do not depend on the loss's scale the weight acts as a learning-rate
+factor: the policy is pulled towards the demonstrated actions as hard as PPO moves it at first,
+less and less as the decay lets PPO's own returns take over. Without demonstrations, or with the
+weight 0, nothing changes.
+
 ``action_bound_indices`` bounds some joints only (``ppo.action_bound_joints``, e.g. hand B's
 thumb). The bound's steps and the fit then move only the output layer's rows of those joints, so
 every other action stays exactly what it was, saturated or not.
@@ -48,7 +64,8 @@ from rsl_rl.algorithms import PPO
 
 class BoundedPPO(PPO):
     def __init__(self, actor, critic, storage, action_bound: float | None = None,
-                 action_bound_indices: list[int] | None = None, **kwargs):
+                 action_bound_indices: list[int] | None = None, demo_weight: float = 0.0, demo_decay: float = 1.0,
+                 **kwargs):
         """``action_bound_indices``: the action dimensions the bound applies to (None: all)."""
         if action_bound is not None and not action_bound > 0:
             raise ValueError(f"action_bound must be > 0 (or None: off), got {action_bound}")
@@ -64,6 +81,13 @@ class BoundedPPO(PPO):
             self.bound_mask[list(action_bound_indices)] = True
         self.bound_optimizer = (torch.optim.Adam(self._bound_params(), lr=self.learning_rate)
                                 if self.action_bound is not None else None)
+        if not demo_weight >= 0:
+            raise ValueError(f"demo_weight must be >= 0, got {demo_weight}")
+        if not 0 < demo_decay <= 1:
+            raise ValueError(f"demo_decay must be in (0, 1], got {demo_decay}")
+        self.demo_weight, self.demo_decay = float(demo_weight), float(demo_decay)
+        self.demo_obs = self.demo_actions = self.demo_optimizer = None
+        self.demo_updates = 0  # the k of demo_decay^k
 
     @property
     def bounds_all(self) -> bool:
@@ -96,15 +120,63 @@ class BoundedPPO(PPO):
         """Bool (samples × bounded dimensions): the bounded means outside the bound."""
         return mean[:, self.bound_mask].abs() > self.action_bound
 
+    def set_demos(self, obs: torch.Tensor, actions: torch.Tensor) -> None:
+        """Demonstrations (the actor's observations, N×D, and the actions taken, N×A, in
+        [−1, 1]) to pull the actor towards after each update (see the module docstring)."""
+        from tensordict import TensorDict
+
+        if obs.ndim != 2 or actions.shape != (obs.shape[0], self.storage.actions.shape[-1]):
+            raise ValueError(f"demonstrations need N×D observations and N×{self.storage.actions.shape[-1]} actions, "
+                             f"got {tuple(obs.shape)} and {tuple(actions.shape)}")
+        n = obs.shape[0]
+        self.demo_obs = TensorDict({"policy": obs.to(self.device, torch.float32)}, batch_size=[n])
+        self.demo_actions = actions.to(self.device, torch.float32)
+        self.demo_optimizer = torch.optim.Adam(self._mean_params(), lr=self.learning_rate)
+
+    def _mean_params(self) -> list[torch.nn.Parameter]:
+        return [p for name, p in self._raw_actor.named_parameters() if not name.startswith("distribution.")]
+
+    def demo_loss(self, idx: torch.Tensor | None = None) -> torch.Tensor:
+        """Σ_j e_j², averaged over the demonstrations (or those at ``idx``), with e_j = μ_j(o) − a_j,
+        except where the demonstrated action is at the env's clip (|a_j| = 1): a mean beyond it
+        gives the same action after the clip, so only the shortfall counts there."""
+        obs, act = (self.demo_obs, self.demo_actions) if idx is None else (self.demo_obs[idx], self.demo_actions[idx])
+        err = self.actor(obs) - act
+        err = torch.where(act >= 1.0 - 1e-6, err.clamp(max=0.0), err)
+        err = torch.where(act <= -1.0 + 1e-6, err.clamp(min=0.0), err)
+        return err.pow(2).sum(dim=-1).mean()
+
     def update(self) -> dict[str, float]:
-        # Off, or the actor frozen (the trainer's critic warm-up): PPO's update alone.
-        if self.bound_optimizer is None or not any(p.requires_grad for p in self._raw_actor.parameters()):
+        # The actor frozen (the trainer's critic warm-up): PPO's update alone.
+        if not any(p.requires_grad for p in self._raw_actor.parameters()):
             return super().update()
         # The rollout's observations, taken before PPO's update clears the storage.
-        obs = self.storage.observations.flatten(0, 1)
+        obs = self.storage.observations.flatten(0, 1) if self.bound_optimizer is not None else None
+        size = max(1, self.storage.num_envs * self.storage.num_transitions_per_env // self.num_mini_batches)
         losses = super().update()
-        losses.update(self._bound_step(obs))
+        if obs is not None:
+            losses.update(self._bound_step(obs))
+        if self.demo_obs is not None and self.demo_weight > 0:
+            losses.update(self._demo_step(size))
         return losses
+
+    def _demo_step(self, size: int) -> dict[str, float]:
+        weight = self.demo_weight * self.demo_decay ** self.demo_updates
+        self.demo_updates += 1
+        n = self.demo_actions.shape[0]
+        for group in self.demo_optimizer.param_groups:
+            group["lr"] = self.learning_rate * weight
+        total = 0.0
+        for _ in range(self.num_mini_batches):
+            idx = torch.randint(0, n, (min(size, n),), device=self.device)
+            loss = self.demo_loss(idx)
+            self._raw_actor.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self._mean_params(), self.max_grad_norm)
+            self.demo_optimizer.step()
+            total += loss.item()
+        # "demo": the demonstrations' action error (before each step); "demo_weight": this update's factor.
+        return {"demo": total / self.num_mini_batches, "demo_weight": weight}
 
     def _bound_step(self, obs) -> dict[str, float]:
         n = obs.batch_size[0]
@@ -173,6 +245,9 @@ class BoundedPPO(PPO):
         saved = super().save()
         if self.bound_optimizer is not None:
             saved["bound_optimizer_state_dict"] = self.bound_optimizer.state_dict()
+        if self.demo_optimizer is not None:
+            saved["demo_optimizer_state_dict"] = self.demo_optimizer.state_dict()
+        saved["demo_updates"] = self.demo_updates
         return saved
 
     def load(self, loaded_dict: dict, load_cfg: dict | None, strict: bool) -> bool:
@@ -180,4 +255,8 @@ class BoundedPPO(PPO):
         wants_optimizer = load_cfg is None or load_cfg.get("optimizer")
         if self.bound_optimizer is not None and wants_optimizer and "bound_optimizer_state_dict" in loaded_dict:
             self.bound_optimizer.load_state_dict(loaded_dict["bound_optimizer_state_dict"])
+        if self.demo_optimizer is not None and wants_optimizer and "demo_optimizer_state_dict" in loaded_dict:
+            self.demo_optimizer.load_state_dict(loaded_dict["demo_optimizer_state_dict"])
+        if wants_optimizer:
+            self.demo_updates = int(loaded_dict.get("demo_updates", 0))
         return out

@@ -119,6 +119,11 @@ class PPOConfig:
     # is the right hand) the bound applies to; None: all. E.g. ["L_thumb_*"] unfreezes hand B's
     # thumb of a handover policy and leaves its other actions as they are.
     action_bound_joints: tuple[str, ...] | None = None
+    # With TrainConfig.demos: after each update, Adam steps pulling the actor's mean towards the
+    # demonstrated actions at learning_rate × demo_weight · demo_decay^k (k: updates so far;
+    # rl/bounded_ppo.py). 0.998 halves the pull in about 350 iterations (0.7 M steps at 64 envs).
+    demo_weight: float = 1.0
+    demo_decay: float = 0.998
 
 
 CURRICULA = ("adaptive", "linear", "off")
@@ -209,6 +214,9 @@ class TrainConfig:
     # Iterations at the start of a run in which only the critic learns (the actor is frozen),
     # so that a warm-started actor is not updated with a fresh critic's random advantages.
     critic_warmup_iterations: int = 0
+    # A demonstration set (.npz, ``dexmani demos record``) the actor is pulled towards after
+    # each update (ppo.demo_weight, ppo.demo_decay); None: plain PPO.
+    demos: str | None = None
     ppo: PPOConfig = field(default_factory=PPOConfig)
 
     def validate(self) -> None:
@@ -254,6 +262,12 @@ class TrainConfig:
         if self.ppo.action_bound is not None and not self.ppo.action_bound > 0:
             raise ValueError(f"ppo.action_bound must be > 0 (or null: off), got {self.ppo.action_bound}")
         bound_joint_indices(self.ppo)  # refuses patterns that match no joint
+        if not self.ppo.demo_weight >= 0:
+            raise ValueError(f"ppo.demo_weight must be >= 0, got {self.ppo.demo_weight}")
+        if not 0 < self.ppo.demo_decay <= 1:
+            raise ValueError(f"ppo.demo_decay must be in (0, 1], got {self.ppo.demo_decay}")
+        if self.demos is not None and not Path(self.demos).is_file():
+            raise FileNotFoundError(f"demonstration set {self.demos} does not exist")
         resolve_device(self.device)
 
 
@@ -354,7 +368,8 @@ def rsl_rl_config(ppo: PPOConfig) -> dict[str, Any]:
             "clip_param": ppo.clip_param, "gamma": ppo.gamma, "lam": ppo.lam, "value_loss_coef": ppo.value_loss_coef,
             "entropy_coef": ppo.entropy_coef, "learning_rate": ppo.learning_rate, "max_grad_norm": ppo.max_grad_norm,
             "schedule": ppo.schedule, "desired_kl": ppo.desired_kl, "action_bound": ppo.action_bound,
-            "action_bound_indices": bound_joint_indices(ppo),
+            "action_bound_indices": bound_joint_indices(ppo), "demo_weight": ppo.demo_weight,
+            "demo_decay": ppo.demo_decay,
         },
         "actor": {**model, "distribution_cfg": {"class_name": "GaussianDistribution", "init_std": ppo.init_noise_std}},
         "critic": dict(model),
@@ -563,6 +578,13 @@ class Trainer:
                                      spread=train.task_curriculum_spread if self.curriculum else 0.0)
         self.device = resolve_device(train.device)
         self.alg = build_algorithm(self.env, train.ppo, self.device)
+        self.demos = None
+        if train.demos:
+            from ..demos import DemoSet
+
+            self.demos = DemoSet.load(train.demos)
+            self.demos.check_against(cfg, int(self.env.get_observations()["policy"].shape[1]))
+            self.alg.set_demos(torch.as_tensor(self.demos.obs), torch.as_tensor(self.demos.actions))
         self.iteration = 0
         self.env_steps = 0
         self.wall_s = 0.0
