@@ -167,6 +167,25 @@ def test_demo_loss_counts_only_the_shortfall_at_the_clip(tmp_path, tiny_train_co
         assert torch.allclose(alg.demo_loss(), want.pow(2).sum(-1).mean())
 
 
+def test_demo_joints_limit_the_pull_to_those_actions(tmp_path, tiny_train_config):
+    path = _grasp_demos(tmp_path)
+    alg = _trainer(tmp_path / "all", tiny_train_config, path).alg
+    tc = tiny_train_config(1, demo_joints=("left_*",))
+    picked = [i for i, n in enumerate(jt.joint_names()) if n.startswith("left_")]
+    cfg = task_config("grasp_and_reach", {"num_envs": 2, "episode_length_s": 0.6, "init": {"use_library": False},
+                                          "randomization": {"enabled": []}})
+    tc.demos = str(path)
+    some = Trainer(tmp_path / "some", cfg, tc, seed=0, progress=False).alg
+    assert some.demo_mask.nonzero().flatten().tolist() == picked
+    with torch.no_grad():
+        err = (alg.actor(alg.demo_obs) - alg.demo_actions).pow(2)
+        assert torch.allclose(alg.demo_loss(), err.sum(-1).mean())
+        err_some = (some.actor(some.demo_obs) - some.demo_actions).pow(2)
+        assert torch.allclose(some.demo_loss(), err_some[:, picked].sum(-1).mean())
+    with pytest.raises(ValueError, match="matches no joint"):
+        Trainer(tmp_path / "bad", cfg, tiny_train_config(1, demo_joints=("no_such_*",)), seed=0, progress=False)
+
+
 def test_training_with_demos_pulls_the_actor_to_them_and_resumes(tmp_path, tiny_train_config):
     path = _grasp_demos(tmp_path)
     run_dir = tmp_path / "run"

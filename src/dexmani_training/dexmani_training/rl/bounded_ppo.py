@@ -41,7 +41,7 @@ saturation had made it insensitive to PPO's steps.
     L_demo = mean over demonstration samples of Σ_j (μ_j(o) − a_j)²
 
 (where a demonstrated action is at the env's clip, ±1, only a mean short of it counts: one
-beyond it is the same action after the clip)
+beyond it is the same action after the clip; with ``demo_indices`` only those actions count)
 
 at PPO's learning rate × demo_weight · demo_decay^k, k the number of updates so far, on
 minibatches of PPO's minibatch size drawn from the demonstrations (the mean network only; the
@@ -65,7 +65,7 @@ from rsl_rl.algorithms import PPO
 class BoundedPPO(PPO):
     def __init__(self, actor, critic, storage, action_bound: float | None = None,
                  action_bound_indices: list[int] | None = None, demo_weight: float = 0.0, demo_decay: float = 1.0,
-                 **kwargs):
+                 demo_indices: list[int] | None = None, **kwargs):
         """``action_bound_indices``: the action dimensions the bound applies to (None: all)."""
         if action_bound is not None and not action_bound > 0:
             raise ValueError(f"action_bound must be > 0 (or None: off), got {action_bound}")
@@ -88,6 +88,12 @@ class BoundedPPO(PPO):
         self.demo_weight, self.demo_decay = float(demo_weight), float(demo_decay)
         self.demo_obs = self.demo_actions = self.demo_optimizer = None
         self.demo_updates = 0  # the k of demo_decay^k
+        self.demo_mask = torch.ones(n, device=self.device)  # the actions the demonstrations pull (1) or not (0)
+        if demo_indices is not None:
+            if not demo_indices or min(demo_indices) < 0 or max(demo_indices) >= n:
+                raise ValueError(f"demo_indices must name some of the {n} actions, got {demo_indices}")
+            self.demo_mask[:] = 0.0
+            self.demo_mask[list(demo_indices)] = 1.0
 
     @property
     def bounds_all(self) -> bool:
@@ -144,7 +150,7 @@ class BoundedPPO(PPO):
         err = self.actor(obs) - act
         err = torch.where(act >= 1.0 - 1e-6, err.clamp(max=0.0), err)
         err = torch.where(act <= -1.0 + 1e-6, err.clamp(min=0.0), err)
-        return err.pow(2).sum(dim=-1).mean()
+        return (err.pow(2) * self.demo_mask).sum(dim=-1).mean()
 
     def update(self) -> dict[str, float]:
         # The actor frozen (the trainer's critic warm-up): PPO's update alone.
