@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 import torch
 from dexmani_training.cli import main
-from dexmani_training.demos import DemoError, DemoSet, record_handoff_demos, recording_config, replay_episode
+from dexmani_training.demos import (
+    DemoError,
+    DemoSet,
+    limit_push,
+    record_handoff_demos,
+    record_wait_demos,
+    recording_config,
+    replay_episode,
+)
 from dexmani_training.handoff import HandoffConfig
 from dexmani_training.init_library import DATA_DIR
 from dexmani_training.rl.train import TrainConfig, Trainer
@@ -72,6 +80,31 @@ def test_replaying_other_actions_does_not_reproduce_the_observations(recorded, b
     assert replay_episode(changed, 0, bar_cfg)["max_obs_difference"] > 0.01
 
 
+def test_limit_push_records_a_held_limit_as_the_full_push():
+    lower, upper = np.array([-1.0, -1.0, -1.0, -1.0]), np.array([1.0, 1.0, 1.0, 1.0])
+    before = np.array([1.0, -1.0, 0.2, 1.0])
+    after = np.array([1.0, -1.0, 0.2, 0.9])  # held at upper, held at lower, held inside, leaving upper
+    got = limit_push(np.array([0.0, 0.0, 0.0, -0.5]), before, after, lower, upper)
+    assert got.tolist() == [1.0, -1.0, 0.0, -0.5]
+
+
+def test_waiting_demos_hold_hand_b_still_before_the_intermediate_goal(bar_cfg):
+    ckpt = DATA_DIR.parent / "checkpoints" / "grasp_and_reach.pt"
+    demos, counts = record_wait_demos(ckpt, bar_cfg, episodes=3, seed=0)
+    assert counts["episodes"] == 3 and demos.episodes == 3 and demos.meta["source"]["kind"] == "wait"
+    assert np.all(demos.stage < 2)
+    b = np.array([n.startswith(("L_", "left_")) for n in jt.joint_names()])
+    assert np.isin(demos.actions[:, b], (-1.0, 0.0, 1.0)).all()  # held: 0, or the push into a limit
+    assert np.abs(demos.actions[:, ~b]).max() > 0.1  # A acts (the checkpoint's own actions)
+    env = make_env(bar_cfg, seed=0, num_threads=1)
+    try:
+        demos.check_against(bar_cfg, int(env.get_observations()["policy"].shape[1]))
+    finally:
+        env.close()
+    with pytest.raises(ValueError, match="handover"):
+        record_wait_demos(ckpt, task_config("grasp_and_reach"), episodes=1)
+
+
 def test_demo_sets_round_trip_and_refuse_bad_input(tmp_path, recorded):
     demos, _ = recorded
     path = demos.save(tmp_path / "d.npz")
@@ -130,7 +163,7 @@ def _trainer(run_dir, tiny_train_config, demos_path, iterations=1, weight=1.0, d
     cfg = task_config("grasp_and_reach", {"num_envs": 2, "episode_length_s": 0.6, "init": {"use_library": False},
                                           "randomization": {"enabled": []}})
     tc = tiny_train_config(iterations, demo_weight=weight, demo_decay=decay)
-    tc.demos = None if demos_path is None else str(demos_path)
+    tc.demos = None if demos_path is None else (str(demos_path),)
     for k, v in train.items():
         setattr(tc, k, v)
     return Trainer(run_dir, cfg, tc, seed=0, progress=False)
@@ -174,7 +207,7 @@ def test_demo_joints_limit_the_pull_to_those_actions(tmp_path, tiny_train_config
     picked = [i for i, n in enumerate(jt.joint_names()) if n.startswith("left_")]
     cfg = task_config("grasp_and_reach", {"num_envs": 2, "episode_length_s": 0.6, "init": {"use_library": False},
                                           "randomization": {"enabled": []}})
-    tc.demos = str(path)
+    tc.demos = (str(path),)
     some = Trainer(tmp_path / "some", cfg, tc, seed=0, progress=False).alg
     assert some.demo_mask.nonzero().flatten().tolist() == picked
     with torch.no_grad():
@@ -202,7 +235,7 @@ def test_training_with_demos_pulls_the_actor_to_them_and_resumes(tmp_path, tiny_
     saved = torch.load(run_dir / "latest.pt", weights_only=False)
     assert saved["demo_updates"] == 3 and saved["demo_optimizer_state_dict"]["state"]
     resumed = Trainer(run_dir, None, None, 0, resume=True, progress=False)
-    assert resumed.alg.demo_updates == 3 and resumed.train.demos == str(path)
+    assert resumed.alg.demo_updates == 3 and resumed.train.demos == (str(path),)
     resumed.run(4)
     last = json.loads((run_dir / "progress.jsonl").read_text().splitlines()[-1])
     assert round(last["loss/demo_weight"], 6) == 14.58
@@ -237,15 +270,19 @@ def test_cli_demos_record_show_and_train_flags(tmp_path, capsys):
     out = tmp_path / "d.npz"
     cfg = tmp_path / "bar.yaml"
     cfg.write_text(f"objects: {BAR}\nsticker_pattern_a: right_end\nsticker_pattern_b: left_end\n")
-    assert main(["demos", "record", "--task", "handover", "--from", "handover_bar", "--config", str(cfg),
+    assert main(["demos", "record", "--task", "handover", "--handoff", "handover_bar", "--config", str(cfg),
                  "--episodes", "6", "--out", str(out)]) == 0
     rec = json.loads(capsys.readouterr().out)
     assert rec["episodes"] >= 1 and rec["obs_dim"] > 0 and rec["source"]["episodes"] == 6
+    wait = tmp_path / "w.npz"
+    assert main(["demos", "record", "--task", "handover", "--wait", "grasp_and_reach", "--config", str(cfg),
+                 "--episodes", "2", "--out", str(wait)]) == 0
+    assert json.loads(capsys.readouterr().out)["source"]["kind"] == "wait"
     assert main(["demos", "show", str(out)]) == 0
     assert json.loads(capsys.readouterr().out)["steps"] == rec["steps"]
-    assert main(["demos", "record", "--task", "handover", "--from", "handover_bar", "--episodes", "1", "--out", str(out)]) == 2
+    assert main(["demos", "record", "--task", "handover", "--handoff", "handover_bar", "--episodes", "1", "--out", str(out)]) == 2
     assert "exists" in capsys.readouterr().err
-    assert main(["demos", "record", "--task", "handover", "--from", "no_such_library", "--episodes", "1",
+    assert main(["demos", "record", "--task", "handover", "--handoff", "no_such_library", "--episodes", "1",
                  "--out", str(tmp_path / "e.npz")]) == 2
     assert "shipped" in capsys.readouterr().err
     assert main(["train", "--task", "grasp_and_reach", "--demo-weight", "2", "--run-dir", str(tmp_path / "r")]) == 2

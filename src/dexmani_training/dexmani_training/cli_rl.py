@@ -74,9 +74,9 @@ def add_train_parser(sub) -> None:
                    "(same critic inputs and network), instead of fresh")
     p.add_argument("--critic-warmup", type=int, metavar="ITERATIONS",
                    help="iterations in which only the critic learns (default 25 with --actor-from, else 0)")
-    p.add_argument("--demos", type=Path, metavar="DEMOS",
-                   help="a demonstration set (dexmani demos record): after each PPO update the actor is also pulled "
-                   "towards its actions, at the learning rate times ppo.demo_weight (default 1), decaying by "
+    p.add_argument("--demos", type=Path, nargs="+", metavar="DEMOS",
+                   help="demonstration sets (dexmani demos record), taken together: after each PPO update the actor "
+                   "is also pulled towards their actions, at the learning rate times ppo.demo_weight (default 1), decaying by "
                    "ppo.demo_decay (default 0.998) per update")
     p.add_argument("--demo-weight", type=float, metavar="W", help="with --demos: ppo.demo_weight")
     p.add_argument("--save-interval", type=int, help="checkpoint every N iterations (default 50)")
@@ -241,18 +241,24 @@ def add_demos_parser(sub) -> None:
     dsub = p.add_subparsers(dest="demos_command", metavar="{record,show}")
     dsub.required = True
     r = dsub.add_parser(
-        "record", help="handover: scripted handoffs recorded as the actor's observations and actions",
-        description="Runs scripted handoffs (as init record --handoff: hand A holds the object by one end with a "
-        "grasp from LIBRARY's one-hand states, hand B takes the other end, A lets go, B carries it to the final "
-        "goal) inside the task's environment, each script target turned into the env's relative actions, and "
-        "records the actor's observation and action at every control step of the episodes the env counts a "
-        "success. dexmani train --demos uses them.")
+        "record", help="handover: scripted handoffs, or hand B waiting, recorded as the actor's observations and actions",
+        description="--handoff LIBRARY: runs scripted handoffs (as init record --handoff: hand A holds the object by "
+        "one end with a grasp from LIBRARY's one-hand states, hand B takes the other end, A lets go, B carries it to "
+        "the final goal) inside the task's environment, each script target turned into the env's relative actions, "
+        "and records the actor's observation and action at every control step of the episodes the env counts a "
+        "success. --wait CHECKPOINT: that checkpoint's actor does hand A's part from nominal resets and hand B holds "
+        "still; the steps before the intermediate goal are recorded. dexmani train --demos uses them.")
     r.add_argument("--task", required=True, help="handover")
-    r.add_argument("--from", dest="library", type=Path, required=True, metavar="LIBRARY",
-                   help="a library with one-hand grasps of the task's object (e.g. the shipped handover_bar)")
+    kind = r.add_mutually_exclusive_group(required=True)
+    kind.add_argument("--handoff", dest="library", type=Path, metavar="LIBRARY",
+                      help="a library with one-hand grasps of the task's object (e.g. the shipped handover_bar)")
+    kind.add_argument("--wait", type=Path, metavar="CHECKPOINT_OR_TASK",
+                      help="the actor for hand A's part (a checkpoint, or a task name for its shipped specialist, "
+                      "e.g. grasp_and_reach)")
     r.add_argument("--config", type=Path, help="the task config of the training that will use them (its object and "
                    "observation options; e.g. config/handover_bar.yaml)")
-    r.add_argument("--episodes", type=int, default=256, help="scripted handoffs to try (default 256)")
+    r.add_argument("--episodes", type=int, default=256, help="scripted handoffs to try, or episodes of waiting "
+                   "(default 256)")
     r.add_argument("--hold-check", type=int, default=100, metavar="STEPS",
                    help="refuse handoffs whose grasp lets the object sink 2 cm while A holds it still this many "
                    "control steps (default 100; 0: no check)")
@@ -266,7 +272,7 @@ def add_demos_parser(sub) -> None:
 
 
 def cmd_demos_record(args) -> int:
-    from .demos import record_handoff_demos
+    from .demos import record_handoff_demos, record_wait_demos
     from .handoff import HandoffConfig
     from .init_library import DATA_DIR, shipped_libraries
     from .rl.train import make_task_config
@@ -277,15 +283,18 @@ def cmd_demos_record(args) -> int:
     if args.out.exists() and not args.force:  # before the simulation, not after it
         raise FileExistsError(f"{args.out} exists; pass --force to overwrite it")
     cfg = make_task_config(args.task, args.config, {})
-    library = args.library
-    if not library.is_file():  # a shipped library's name
-        library = DATA_DIR / f"{library.stem}.npz"
-        if args.library.name != str(args.library) or not library.is_file():
-            raise FileNotFoundError(f"--from {args.library} is neither a file nor a shipped library "
-                                    f"(shipped: {shipped_libraries()})")
-    demos, outcome = record_handoff_demos(library, cfg, args.episodes, args.seed,
-                                          handoff_cfg=HandoffConfig(hold_check_steps=args.hold_check),
-                                          progress=sys.stderr.isatty())
+    progress = sys.stderr.isatty()
+    if args.wait:
+        demos, _ = record_wait_demos(actor_source(str(args.wait)), cfg, args.episodes, args.seed, progress=progress)
+    else:
+        library = args.library
+        if not library.is_file():  # a shipped library's name
+            library = DATA_DIR / f"{library.stem}.npz"
+            if args.library.name != str(args.library) or not library.is_file():
+                raise FileNotFoundError(f"--handoff {args.library} is neither a file nor a shipped library "
+                                        f"(shipped: {shipped_libraries()})")
+        demos, _ = record_handoff_demos(library, cfg, args.episodes, args.seed,
+                                        handoff_cfg=HandoffConfig(hold_check_steps=args.hold_check), progress=progress)
     demos.save(args.out, force=args.force)
     print(json.dumps({"out": str(args.out), **demos.summary()}, indent=2))
     return 0
@@ -371,7 +380,7 @@ def cmd_train(args) -> int:
         if args.demo_weight is not None and not (args.demos or train.demos):
             raise ValueError("--demo-weight weighs demonstrations: give them with --demos")
         if args.demos:
-            train = replace(train, demos=str(args.demos))
+            train = replace(train, demos=tuple(str(d) for d in args.demos))
         if args.demo_weight is not None:
             train = replace(train, ppo=replace(train.ppo, demo_weight=args.demo_weight))
         trainer = Trainer(run_dir, cfg, train, args.seed, force=args.force, progress=not args.quiet)

@@ -38,6 +38,7 @@ import torch
 from gr1_description import joints as jt
 
 from .init_library import InitLibrary
+from .symmetry import mirror_joints
 from .tasks.base import RIGHT
 
 DEMO_FORMAT = 1
@@ -191,11 +192,7 @@ class EnvRollout:
         for _ in range(self.max_substeps):
             before = self.env.targets[0].copy()
             a = np.clip((self.target - before) / self.scale, -1.0, 1.0)
-            # Held at a joint limit (a closed grip, open fingers): every action pushing into the
-            # limit does the same, and the one recorded is the full push, as a policy's noise
-            # must not wander off it (0 would let half its samples open a closed grip).
-            a[(before >= self.upper - 1e-9) & (self.target >= self.upper - 1e-9)] = 1.0
-            a[(before <= self.lower + 1e-9) & (self.target <= self.lower + 1e-9)] = -1.0
+            a = limit_push(a, before, self.target, self.lower, self.upper)
             self._env_step(a)
             moved = np.abs(self.env.targets[0] - before).max()
             if np.abs(self.target - self.env.targets[0]).max() < 1e-6 or moved < 1e-9:
@@ -258,6 +255,102 @@ def replay_episode(demos: DemoSet, k: int, task_cfg) -> dict[str, Any]:
         return {"success": bool(env.stage_reached["success"][0]), "steps": int(rows.size), "max_obs_difference": drift}
     finally:
         env.close()
+
+
+def limit_push(actions: np.ndarray, targets: np.ndarray, new_targets: np.ndarray, lower: np.ndarray,
+               upper: np.ndarray) -> np.ndarray:
+    """``actions`` with every joint held at a limit (its target there before and after the step)
+    recorded as the full push into it (±1): the env does the same with any action that pushes
+    into the limit, and the one recorded must not be 0, or a policy imitating it would let half
+    its noise samples open a closed grip or close an open hand."""
+    a = actions.copy()
+    a[(targets >= upper - 1e-9) & (new_targets >= upper - 1e-9)] = 1.0
+    a[(targets <= lower + 1e-9) & (new_targets <= lower + 1e-9)] = -1.0
+    return a
+
+
+def record_wait_demos(checkpoint: str | Path, task_cfg, episodes: int = 64, seed: int = 0,
+                      progress: bool = False) -> tuple[DemoSet, dict[str, Any]]:
+    """Hand B waiting while hand A does its part: ``checkpoint``'s actor (e.g. the one a run
+    starts from) rolls out deterministically from nominal resets of ``task_cfg`` (randomization
+    off), and every control step before the object reaches the intermediate goal (stage < 2) is
+    recorded with the actor's own actions for A and B's actions 0 (its targets held; a joint at
+    its limit pushes into it). Why: demonstrations of the handoff alone start with A holding the
+    object at the intermediate goal, and a policy pulled towards them sent B after the object
+    from the first step, knocking it out of A's hand (31% of episodes ended with the object off
+    the table, against 0 with B still). With these, the demonstrations also cover A's part, in
+    which B keeps out of the way; A's recorded actions only count without ``ppo.demo_joints``."""
+    from .rl.evaluate import load_checkpoint, load_policy
+    from .tasks import make_env
+    from .tasks.base import LEFT, side_mask
+
+    if task_cfg.task != "handover":
+        raise ValueError(f"waiting demonstrations are of the handover task, not {task_cfg.task!r}")
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}")
+    d = load_checkpoint(checkpoint)  # any task with this joint table (the actor inputs are checked below)
+    n = min(episodes, 32)
+    cfg = replace(task_cfg, num_envs=n, init=replace(task_cfg.init, use_library=False),
+                  randomization=replace(task_cfg.randomization, enabled=()))
+    torch.manual_seed(seed)
+    env = make_env(cfg, seed=seed, num_threads=1)
+    if env.get_observations()["policy"].shape[1] != d["dexmani"]["num_policy_obs"]:
+        env.close()
+        raise DemoError(f"{checkpoint} expects {d['dexmani']['num_policy_obs']} actor observations, the task gives "
+                        f"{env.get_observations()['policy'].shape[1]}")
+    policy = load_policy(d, env)
+    b_mask = side_mask(LEFT)  # hand B in the policy's frame (A is the right hand there)
+    obs_l, act_l, ep_l, stage_l = [], [], [], []
+    episode_of = np.arange(n)  # each env's current episode number
+    started, finished = n, 0
+    counts = {"episodes": episodes}
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=episodes, desc="waiting demonstrations", unit="ep")
+    obs = env.get_observations()
+    try:
+        with torch.inference_mode():
+            while finished < episodes:
+                act = np.clip(policy(obs).numpy(), -1.0, 1.0)
+                act[:, b_mask] = 0.0
+                mirrored = env._mirror_mask()
+                env_frame = act.copy()
+                env_frame[mirrored] = mirror_joints(env_frame[mirrored])
+                before = env.targets.copy()
+                after = np.clip(env._actions_to_targets(env_frame), env.lower, env.upper)
+                pushed = limit_push(env_frame, before, after, env.lower, env.upper)
+                pushed[mirrored] = mirror_joints(pushed[mirrored])
+                act[:, b_mask] = pushed[:, b_mask]
+                stage = env.stage.copy()
+                live = (stage < 2) & (episode_of < episodes)
+                obs_l.append(obs["policy"].numpy()[live])
+                act_l.append(act[live])
+                ep_l.append(episode_of[live])
+                stage_l.append(stage[live])
+                obs, _, done, _ = env.step(torch.as_tensor(act))
+                for i in np.flatnonzero(done.numpy()):
+                    if episode_of[i] < episodes:
+                        finished += 1
+                        if bar is not None:
+                            bar.update(1)
+                    episode_of[i] = started
+                    started += 1
+    finally:
+        if bar is not None:
+            bar.close()
+        env.close()
+    meta = {"task": task_cfg.task, "object": task_cfg.objects,
+            "observation_options": {k: getattr(task_cfg, k) for k in (*_observation_options(), "mirror_symmetry")},
+            "source": {"kind": "wait", "checkpoint": str(checkpoint), "seed": seed, **counts}}
+    return DemoSet(np.concatenate(obs_l), np.concatenate(act_l), np.concatenate(ep_l), np.concatenate(stage_l), meta), counts
+
+
+def _observation_options():
+    from .rl.train import OBSERVATION_OPTIONS
+
+    return OBSERVATION_OPTIONS
 
 
 def record_handoff_demos(grasp_library: str | Path, task_cfg, episodes: int = 64, seed: int = 0,

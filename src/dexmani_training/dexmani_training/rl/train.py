@@ -219,9 +219,9 @@ class TrainConfig:
     # Iterations at the start of a run in which only the critic learns (the actor is frozen),
     # so that a warm-started actor is not updated with a fresh critic's random advantages.
     critic_warmup_iterations: int = 0
-    # A demonstration set (.npz, ``dexmani demos record``) the actor is pulled towards after
-    # each update (ppo.demo_weight, ppo.demo_decay); None: plain PPO.
-    demos: str | None = None
+    # Demonstration sets (.npz, ``dexmani demos record``), taken together, that the actor is
+    # pulled towards after each update (ppo.demo_weight, ppo.demo_decay); None: plain PPO.
+    demos: tuple[str, ...] | None = None
     ppo: PPOConfig = field(default_factory=PPOConfig)
 
     def validate(self) -> None:
@@ -272,8 +272,9 @@ class TrainConfig:
             raise ValueError(f"ppo.demo_weight must be >= 0, got {self.ppo.demo_weight}")
         if not 0 < self.ppo.demo_decay <= 1:
             raise ValueError(f"ppo.demo_decay must be in (0, 1], got {self.ppo.demo_decay}")
-        if self.demos is not None and not Path(self.demos).is_file():
-            raise FileNotFoundError(f"demonstration set {self.demos} does not exist")
+        for path in self.demos or ():
+            if not Path(path).is_file():
+                raise FileNotFoundError(f"demonstration set {path} does not exist")
         resolve_device(self.device)
 
 
@@ -599,9 +600,12 @@ class Trainer:
         if train.demos:
             from ..demos import DemoSet
 
-            self.demos = DemoSet.load(train.demos)
-            self.demos.check_against(cfg, int(self.env.get_observations()["policy"].shape[1]))
-            self.alg.set_demos(torch.as_tensor(self.demos.obs), torch.as_tensor(self.demos.actions))
+            sets = [DemoSet.load(p) for p in train.demos]
+            for d in sets:
+                d.check_against(cfg, int(self.env.get_observations()["policy"].shape[1]))
+            self.demos = sets
+            self.alg.set_demos(torch.as_tensor(np.concatenate([d.obs for d in sets])),
+                               torch.as_tensor(np.concatenate([d.actions for d in sets])))
         self.iteration = 0
         self.env_steps = 0
         self.wall_s = 0.0
