@@ -262,6 +262,9 @@ def add_demos_parser(sub) -> None:
     r.add_argument("--hold-check", type=int, default=100, metavar="STEPS",
                    help="refuse handoffs whose grasp lets the object sink 2 cm while A holds it still this many "
                    "control steps (default 100; 0: no check)")
+    r.add_argument("--b-noise", type=float, default=0.5, metavar="STD",
+                   help="--wait: hand B executes Gaussian action noise of this std while the recorded actions bring it "
+                   "back to its default pose (default 0.5; 0: B holds still)")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--out", type=Path, required=True, help="demonstration set (.npz)")
     r.add_argument("--force", action="store_true")
@@ -285,7 +288,8 @@ def cmd_demos_record(args) -> int:
     cfg = make_task_config(args.task, args.config, {})
     progress = sys.stderr.isatty()
     if args.wait:
-        demos, _ = record_wait_demos(actor_source(str(args.wait)), cfg, args.episodes, args.seed, progress=progress)
+        demos, _ = record_wait_demos(actor_source(str(args.wait)), cfg, args.episodes, args.seed, b_noise=args.b_noise,
+                                     progress=progress)
     else:
         library = args.library
         if not library.is_file():  # a shipped library's name

@@ -269,13 +269,17 @@ def limit_push(actions: np.ndarray, targets: np.ndarray, new_targets: np.ndarray
     return a
 
 
-def record_wait_demos(checkpoint: str | Path, task_cfg, episodes: int = 64, seed: int = 0,
+def record_wait_demos(checkpoint: str | Path, task_cfg, episodes: int = 64, seed: int = 0, b_noise: float = 0.5,
                       progress: bool = False) -> tuple[DemoSet, dict[str, Any]]:
     """Hand B waiting while hand A does its part: ``checkpoint``'s actor (e.g. the one a run
     starts from) rolls out deterministically from nominal resets of ``task_cfg`` (randomization
     off), and every control step before the object reaches the intermediate goal (stage < 2) is
-    recorded with the actor's own actions for A and B's actions 0 (its targets held; a joint at
-    its limit pushes into it). Why: demonstrations of the handoff alone start with A holding the
+    recorded with the actor's own actions for A and, for B, the action that takes B's targets
+    back towards its default pose (0 where they are there; a joint at its limit pushes into it).
+    B meanwhile executes Gaussian noise of std ``b_noise`` (the policy's own is about 0.5), so
+    that the recorded B actions are corrections from where a noisy policy drifts to, not only
+    "hold still" from where B never left: relative actions integrate, and a policy pulled towards
+    0 alone still drifted after the object (a mean of 0.075 is 0.75 rad in 200 steps). Why: demonstrations of the handoff alone start with A holding the
     object at the intermediate goal, and a policy pulled towards them sent B after the object
     from the first step, knocking it out of A's hand (31% of episodes ended with the object off
     the table, against 0 with B still). With these, the demonstrations also cover A's part, in
@@ -300,6 +304,12 @@ def record_wait_demos(checkpoint: str | Path, task_cfg, episodes: int = 64, seed
                         f"{env.get_observations()['policy'].shape[1]}")
     policy = load_policy(d, env)
     b_mask = side_mask(LEFT)  # hand B in the policy's frame (A is the right hand there)
+    ac = cfg.action
+    if ac.hand_mode != "relative":
+        env.close()
+        raise DemoError("waiting demonstrations are recorded for relative hand actions (action.hand_mode relative)")
+    scale = np.where(env.arm_mask, ac.arm_action_scale_rad, ac.hand_action_scale_rad)
+    rng = np.random.default_rng(seed)
     obs_l, act_l, ep_l, stage_l = [], [], [], []
     episode_of = np.arange(n)  # each env's current episode number
     started, finished = n, 0
@@ -314,22 +324,25 @@ def record_wait_demos(checkpoint: str | Path, task_cfg, episodes: int = 64, seed
         with torch.inference_mode():
             while finished < episodes:
                 act = np.clip(policy(obs).numpy(), -1.0, 1.0)
-                act[:, b_mask] = 0.0
                 mirrored = env._mirror_mask()
-                env_frame = act.copy()
-                env_frame[mirrored] = mirror_joints(env_frame[mirrored])
-                before = env.targets.copy()
-                after = np.clip(env._actions_to_targets(env_frame), env.lower, env.upper)
-                pushed = limit_push(env_frame, before, after, env.lower, env.upper)
-                pushed[mirrored] = mirror_joints(pushed[mirrored])
-                act[:, b_mask] = pushed[:, b_mask]
+                # B's corrective action, in the env's frame (B is the right hand where mirrored):
+                # from its targets back to the default pose; then to the policy's frame.
+                back = np.clip((env.default_pose - env.targets) / scale, -1.0, 1.0)
+                back = limit_push(back, env.targets, np.clip(env.targets + back * scale, env.lower, env.upper),
+                                  env.lower, env.upper)
+                back[mirrored] = mirror_joints(back[mirrored])
+                label = act.copy()
+                label[:, b_mask] = back[:, b_mask]
+                executed = act.copy()
+                executed[:, b_mask] = np.clip(rng.normal(0.0, b_noise, (n, int(b_mask.sum()))), -1.0, 1.0) if b_noise > 0 \
+                    else label[:, b_mask]
                 stage = env.stage.copy()
                 live = (stage < 2) & (episode_of < episodes)
                 obs_l.append(obs["policy"].numpy()[live])
-                act_l.append(act[live])
+                act_l.append(label[live])
                 ep_l.append(episode_of[live])
                 stage_l.append(stage[live])
-                obs, _, done, _ = env.step(torch.as_tensor(act))
+                obs, _, done, _ = env.step(torch.as_tensor(executed, dtype=torch.float32))
                 for i in np.flatnonzero(done.numpy()):
                     if episode_of[i] < episodes:
                         finished += 1
@@ -343,7 +356,7 @@ def record_wait_demos(checkpoint: str | Path, task_cfg, episodes: int = 64, seed
         env.close()
     meta = {"task": task_cfg.task, "object": task_cfg.objects,
             "observation_options": {k: getattr(task_cfg, k) for k in (*_observation_options(), "mirror_symmetry")},
-            "source": {"kind": "wait", "checkpoint": str(checkpoint), "seed": seed, **counts}}
+            "source": {"kind": "wait", "checkpoint": str(checkpoint), "seed": seed, "b_noise": b_noise, **counts}}
     return DemoSet(np.concatenate(obs_l), np.concatenate(act_l), np.concatenate(ep_l), np.concatenate(stage_l), meta), counts
 
 

@@ -125,9 +125,10 @@ class PPOConfig:
     demo_weight: float = 1.0
     demo_decay: float = 0.998
     # The joints (names or fnmatch patterns, in the policy's frame) whose actions are pulled
-    # towards the demonstrations; None: all. E.g. a handover's demonstrations without hand A's
-    # arm (["L_*", "left_*", "R_*"]): A's arm holds still in them, and pulled there it stopped
-    # carrying the object to the intermediate goal in every episode within 0.1 M steps.
+    # towards the demonstrations; None: all. E.g. hand B's alone (["L_*", "left_*"]) for the
+    # handover's scripted handoffs: pulled on A's arm too (A holds still in them), a run from the
+    # grasp specialist stopped carrying the bar to the intermediate goal within 0.1 M steps;
+    # without A's arm but with its fingers (open through B's carry), A stopped lifting it.
     demo_joints: tuple[str, ...] | None = None
 
 
