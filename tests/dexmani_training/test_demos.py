@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import yaml
 import pytest
 import torch
 from dexmani_training.cli import main
@@ -297,3 +298,27 @@ def test_cli_demos_record_show_and_train_flags(tmp_path, capsys):
     assert "shipped" in capsys.readouterr().err
     assert main(["train", "--task", "grasp_and_reach", "--demo-weight", "2", "--run-dir", str(tmp_path / "r")]) == 2
     assert "--demos" in capsys.readouterr().err
+
+
+def test_demo_pretraining_fits_the_actor_before_ppo_and_iterations_0_saves_it(tmp_path, tiny_train_config):
+    path = _grasp_demos(tmp_path)
+    tr = _trainer(tmp_path / "run", tiny_train_config, path, iterations=0, demo_pretrain_epochs=40)
+    tr.run(0)
+    rec = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["demo_pretrain"]
+    assert rec["samples"] == 64 and rec["epochs"] == 40
+    assert rec["demo_loss_after"] < 0.5 * rec["demo_loss_before"], rec
+    with torch.no_grad():
+        assert abs(float(tr.alg.demo_loss()) - rec["demo_loss_after"]) < 1e-5  # the actor as fitted
+    assert (tmp_path / "run" / "model_0.pt").is_file()
+    tc = TrainConfig(demo_pretrain_epochs=5)
+    with pytest.raises(ValueError, match="needs demos"):
+        tc.validate()
+    with pytest.raises(ValueError, match=">= 0"):
+        TrainConfig(demo_pretrain_epochs=-1, demos=(str(path),)).validate()
+
+
+def test_cli_iterations_0_and_demo_pretrain_need_their_inputs(tmp_path, capsys):
+    assert main(["train", "--task", "grasp_and_reach", "--demo-pretrain", "3", "--run-dir", str(tmp_path / "r")]) == 2
+    assert "--demos" in capsys.readouterr().err
+    assert main(["train", "--task", "grasp_and_reach", "--iterations", "-1", "--run-dir", str(tmp_path / "r")]) == 2
+    assert ">= 0" in capsys.readouterr().err

@@ -39,7 +39,8 @@ def add_train_parser(sub) -> None:
     p.add_argument("--task", required=True, help="grasp_and_reach | box_lift | handover")
     p.add_argument("--objects", help="object group or object name (default: the task's)")
     p.add_argument("--num-envs", type=int, help="parallel environments (default 64)")
-    p.add_argument("--iterations", type=int, help="PPO iterations to reach (default 1000; with --resume, the total)")
+    p.add_argument("--iterations", type=int, help="PPO iterations to reach (default 1000; with --resume, the total; 0 "
+                   "writes the starting actor, e.g. after --actor-from and --demo-pretrain, as model_0.pt)")
     p.add_argument("--max-minutes", type=float, help="stop after this many minutes of training wall time")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--name", help="run name under runs/<task>/ (default: a timestamp)")
@@ -79,6 +80,8 @@ def add_train_parser(sub) -> None:
                    "is also pulled towards their actions, at the learning rate times ppo.demo_weight (default 1), decaying by "
                    "ppo.demo_decay (default 0.998) per update")
     p.add_argument("--demo-weight", type=float, metavar="W", help="with --demos: ppo.demo_weight")
+    p.add_argument("--demo-pretrain", type=int, metavar="EPOCHS",
+                   help="with --demos: first fit the actor to them by this many epochs of behaviour cloning")
     p.add_argument("--save-interval", type=int, help="checkpoint every N iterations (default 50)")
     p.add_argument("--threads", type=int, help="simulator and torch threads (default: all cores; use 1 per run when "
                    "two trainings share a 2-core machine)")
@@ -338,6 +341,9 @@ def _task_overrides(args) -> dict:
 def cmd_train(args) -> int:
     from dataclasses import replace
 
+    if args.iterations is not None and args.iterations < 0:
+        raise ValueError(f"--iterations must be >= 0, got {args.iterations}")
+
     from .rl.train import Trainer, TrainConfig, default_run_dir, make_task_config, read_train_config
     from .tasks import task_names
 
@@ -353,11 +359,11 @@ def cmd_train(args) -> int:
             raise ValueError(f"{run_dir} is a {trainer.cfg.task} run, not {args.task}")
         if args.max_minutes is not None:
             trainer.train = replace(trainer.train, max_minutes=args.max_minutes)
-        target = args.iterations or trainer.train.iterations
+        target = args.iterations if args.iterations is not None else trainer.train.iterations
     else:
         cfg = make_task_config(args.task, args.config, _task_overrides(args))
         train = read_train_config(args.config) if args.config else TrainConfig()  # the file's train: section
-        if args.iterations:
+        if args.iterations is not None:  # 0: no PPO iteration, e.g. a checkpoint of the warm-started actor
             train = replace(train, iterations=args.iterations)
         if args.max_minutes is not None:
             train = replace(train, max_minutes=args.max_minutes)
@@ -381,12 +387,14 @@ def cmd_train(args) -> int:
             train = replace(train, actor_from_noise_scale=args.actor_from_noise_scale)
         if args.with_critic:
             train = replace(train, actor_from_with_critic=True)
-        if args.demo_weight is not None and not (args.demos or train.demos):
-            raise ValueError("--demo-weight weighs demonstrations: give them with --demos")
+        if (args.demo_weight is not None or args.demo_pretrain is not None) and not (args.demos or train.demos):
+            raise ValueError("--demo-weight and --demo-pretrain use demonstrations: give them with --demos")
         if args.demos:
             train = replace(train, demos=tuple(str(d) for d in args.demos))
         if args.demo_weight is not None:
             train = replace(train, ppo=replace(train.ppo, demo_weight=args.demo_weight))
+        if args.demo_pretrain is not None:
+            train = replace(train, demo_pretrain_epochs=args.demo_pretrain)
         trainer = Trainer(run_dir, cfg, train, args.seed, force=args.force, progress=not args.quiet)
         target = train.iterations
     print(f"run directory: {run_dir}", file=sys.stderr)

@@ -152,6 +152,29 @@ class BoundedPPO(PPO):
         err = torch.where(act <= -1.0 + 1e-6, err.clamp(min=0.0), err)
         return (err.pow(2) * self.demo_mask).sum(dim=-1).mean()
 
+    def fit_demos(self, epochs: int, lr: float = 1e-3, batch: int = 1024) -> dict[str, float]:
+        """Behaviour cloning before PPO: ``epochs`` passes of Adam (``lr``) over the
+        demonstrations in shuffled minibatches of ``batch`` on the demonstration loss (the mean
+        network only). Returns the loss over all demonstrations before and after."""
+        if self.demo_obs is None:
+            raise ValueError("fit_demos needs demonstrations (set_demos)")
+        n = self.demo_actions.shape[0]
+        with torch.no_grad():
+            before = self.demo_loss().item()
+        params = self._mean_params()
+        opt = torch.optim.Adam(params, lr=lr)
+        for _ in range(epochs):
+            order = torch.randperm(n, device=self.device)
+            for i in range(0, n, batch):
+                loss = self.demo_loss(order[i : i + batch])
+                self._raw_actor.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm)
+                opt.step()
+        with torch.no_grad():
+            after = self.demo_loss().item()
+        return {"samples": int(n), "epochs": epochs, "demo_loss_before": before, "demo_loss_after": after}
+
     def update(self) -> dict[str, float]:
         # The actor frozen (the trainer's critic warm-up): PPO's update alone.
         if not any(p.requires_grad for p in self._raw_actor.parameters()):

@@ -223,6 +223,10 @@ class TrainConfig:
     # Demonstration sets (.npz, ``dexmani demos record``), taken together, that the actor is
     # pulled towards after each update (ppo.demo_weight, ppo.demo_decay); None: plain PPO.
     demos: tuple[str, ...] | None = None
+    # Before training (after any warm start), fit the actor to the demonstrations by this many
+    # passes of behaviour cloning (BoundedPPO.fit_demos: Adam, lr 1e-3, minibatches of 1024, the
+    # ppo.demo_joints mask); 0: none. The record goes to config.yaml (demo_pretrain).
+    demo_pretrain_epochs: int = 0
     ppo: PPOConfig = field(default_factory=PPOConfig)
 
     def validate(self) -> None:
@@ -273,6 +277,10 @@ class TrainConfig:
             raise ValueError(f"ppo.demo_weight must be >= 0, got {self.ppo.demo_weight}")
         if not 0 < self.ppo.demo_decay <= 1:
             raise ValueError(f"ppo.demo_decay must be in (0, 1], got {self.ppo.demo_decay}")
+        if self.demo_pretrain_epochs < 0:
+            raise ValueError(f"demo_pretrain_epochs must be >= 0, got {self.demo_pretrain_epochs}")
+        if self.demo_pretrain_epochs and not self.demos:
+            raise ValueError("demo_pretrain_epochs fits the actor to demonstrations: it needs demos (--demos)")
         for path in self.demos or ():
             if not Path(path).is_file():
                 raise FileNotFoundError(f"demonstration set {path} does not exist")
@@ -635,6 +643,11 @@ class Trainer:
                 if train.ppo.action_bound is not None and train.actor_from_inside_steps > 0:
                     doc["actor_from"]["fit_inside"] = self._fit_actor_inside(train.actor_from_inside_steps,
                                                                              train.actor_from_inside_epochs)
+            if train.demos and train.demo_pretrain_epochs > 0:
+                t0 = time.perf_counter()
+                torch.set_num_threads(train.torch_threads or self._cores)
+                fit = self.alg.fit_demos(train.demo_pretrain_epochs)
+                doc["demo_pretrain"] = {**fit, "fit_s": round(time.perf_counter() - t0, 1)}
             _atomic_write_text(self.run_dir / "config.yaml", yaml.safe_dump(doc, sort_keys=False))
 
     def _fit_actor_inside(self, steps: int, epochs: int) -> dict[str, Any]:
