@@ -47,8 +47,9 @@ at PPO's learning rate × demo_weight · demo_decay^k, k the number of updates s
 minibatches of PPO's minibatch size drawn from the demonstrations (the mean network only; the
 noise is PPO's). As with the bound, the step has its own optimizer (saved with the checkpoint,
 with k), and since Adam's steps do not depend on the loss's scale the weight acts as a learning-rate
-factor: the policy is pulled towards the demonstrated actions as hard as PPO moves it at first,
-less and less as the decay lets PPO's own returns take over. Without demonstrations, or with the
+factor: at weight 1 each of its steps is about as large as one of PPO's minibatch steps
+(``num_learning_epochs`` × ``num_mini_batches`` of them per update against ``num_mini_batches``),
+and smaller as the decay lets PPO's own returns take over. Without demonstrations, or with the
 weight 0, nothing changes.
 
 ``action_bound_indices`` bounds some joints only (``ppo.action_bound_joints``, e.g. hand B's
