@@ -249,8 +249,9 @@ def add_demos_parser(sub) -> None:
         "one end with a grasp from LIBRARY's one-hand states, hand B takes the other end, A lets go, B carries it to "
         "the final goal) inside the task's environment, each script target turned into the env's relative actions, "
         "and records the actor's observation and action at every control step of the episodes the env counts a "
-        "success. --wait CHECKPOINT: that checkpoint's actor does hand A's part from nominal resets and hand B holds "
-        "still; the steps before the intermediate goal are recorded. dexmani train --demos uses them.")
+        "success. --wait CHECKPOINT: that checkpoint's actor does hand A's part from nominal resets while hand B "
+        "executes noise (--b-noise); the steps before the intermediate goal are recorded, B's action as the one that "
+        "brings it back to its default pose. dexmani train --demos uses them.")
     r.add_argument("--task", required=True, help="handover")
     kind = r.add_mutually_exclusive_group(required=True)
     kind.add_argument("--handoff", dest="library", type=Path, metavar="LIBRARY",
@@ -280,7 +281,7 @@ def add_demos_parser(sub) -> None:
 def cmd_demos_record(args) -> int:
     from .demos import record_handoff_demos, record_wait_demos
     from .handoff import HandoffConfig
-    from .init_library import DATA_DIR, shipped_libraries
+    from .init_library import library_path
     from .rl.train import make_task_config
     from .tasks import task_names
 
@@ -294,13 +295,7 @@ def cmd_demos_record(args) -> int:
         demos, _ = record_wait_demos(actor_source(str(args.wait)), cfg, args.episodes, args.seed, b_noise=args.b_noise,
                                      progress=progress)
     else:
-        library = args.library
-        if not library.is_file():  # a shipped library's name
-            library = DATA_DIR / f"{library.stem}.npz"
-            if args.library.name != str(args.library) or not library.is_file():
-                raise FileNotFoundError(f"--handoff {args.library} is neither a file nor a shipped library "
-                                        f"(shipped: {shipped_libraries()})")
-        demos, _ = record_handoff_demos(library, cfg, args.episodes, args.seed,
+        demos, _ = record_handoff_demos(library_path(args.library), cfg, args.episodes, args.seed,
                                         handoff_cfg=HandoffConfig(hold_check_steps=args.hold_check), progress=progress)
     demos.save(args.out, force=args.force)
     print(json.dumps({"out": str(args.out), **demos.summary()}, indent=2))

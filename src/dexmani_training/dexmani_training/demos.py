@@ -37,7 +37,7 @@ import torch
 
 from gr1_description import joints as jt
 
-from .init_library import InitLibrary
+from .init_library import InitLibrary, write_npz
 from .symmetry import mirror_joints
 from .tasks.base import RIGHT
 
@@ -97,15 +97,11 @@ class DemoSet:
         path = Path(path)
         if path.suffix != ".npz":
             raise DemoError(f"a demonstration set is a .npz file, not {path.name}")
-        if path.exists() and not force:
-            raise FileExistsError(f"{path} exists; pass --force to overwrite it")
-        path.parent.mkdir(parents=True, exist_ok=True)
         meta = {"format": DEMO_FORMAT, "joint_names": list(jt.joint_names()), **self.meta}
         starts = {} if self.start_joint_pos is None else {"start_joint_pos": self.start_joint_pos,
                                                           "start_object_pose": self.start_object_pose}
-        np.savez_compressed(path, obs=self.obs, actions=self.actions, episode=self.episode, stage=self.stage,
-                            meta=np.array(json.dumps(meta)), **starts)
-        return path
+        return write_npz(path, force, obs=self.obs, actions=self.actions, episode=self.episode, stage=self.stage,
+                         meta=np.array(json.dumps(meta)), **starts)
 
     @classmethod
     def load(cls, path: str | Path) -> "DemoSet":
@@ -139,14 +135,12 @@ class DemoSet:
 
     def check_against(self, cfg, obs_dim: int) -> None:
         """Refuse a set recorded for another task or with other actor inputs than ``cfg``'s."""
-        from .rl.train import OBSERVATION_OPTIONS
-
         if self.meta.get("task") != cfg.task:
             raise DemoError(f"the demonstrations are of task {self.meta.get('task')!r}, not {cfg.task!r}")
         diff = [] if int(self.obs.shape[1]) == obs_dim else [f"{self.obs.shape[1]} actor observations in the demonstrations, {obs_dim} here"]
         recorded = self.meta.get("observation_options", {})
-        diff += [f"{k}: {recorded.get(k)} in the demonstrations, {getattr(cfg, k)} here"
-                 for k in (*OBSERVATION_OPTIONS, "mirror_symmetry") if k in recorded and recorded[k] != getattr(cfg, k)]
+        diff += [f"{k}: {recorded[k]} in the demonstrations, {v} here"
+                 for k, v in observation_options(cfg).items() if k in recorded and recorded[k] != v]
         if diff:
             raise DemoError("the demonstrations' actor inputs differ from this run's: " + "; ".join(diff))
 
@@ -355,15 +349,16 @@ def record_wait_demos(checkpoint: str | Path, task_cfg, episodes: int = 64, seed
             bar.close()
         env.close()
     meta = {"task": task_cfg.task, "object": task_cfg.objects,
-            "observation_options": {k: getattr(task_cfg, k) for k in (*_observation_options(), "mirror_symmetry")},
+            "observation_options": observation_options(task_cfg),
             "source": {"kind": "wait", "checkpoint": str(checkpoint), "seed": seed, "b_noise": b_noise, **counts}}
     return DemoSet(np.concatenate(obs_l), np.concatenate(act_l), np.concatenate(ep_l), np.concatenate(stage_l), meta), counts
 
 
-def _observation_options():
+def observation_options(cfg) -> dict[str, Any]:
+    """The task config's settings that shape the actor's input, as a set records them."""
     from .rl.train import OBSERVATION_OPTIONS
 
-    return OBSERVATION_OPTIONS
+    return {k: getattr(cfg, k) for k in (*OBSERVATION_OPTIONS, "mirror_symmetry")}
 
 
 def record_handoff_demos(grasp_library: str | Path, task_cfg, episodes: int = 64, seed: int = 0,
@@ -455,10 +450,7 @@ def record_handoff_demos(grasp_library: str | Path, task_cfg, episodes: int = 64
         env.close()
     if not obs:
         raise DemoError(f"no scripted handoff succeeded in the env ({outcome})")
-    from .rl.train import OBSERVATION_OPTIONS
-
-    meta = {"task": task_cfg.task, "object": task_cfg.objects,
-            "observation_options": {k: getattr(task_cfg, k) for k in (*OBSERVATION_OPTIONS, "mirror_symmetry")},
+    meta = {"task": task_cfg.task, "object": task_cfg.objects, "observation_options": observation_options(task_cfg),
             "source": {"kind": "handoff", "grasp_library": str(grasp_library), "templates": len(templates),
                        "seed": seed, "max_substeps": max_substeps, **outcome}}
     demos = DemoSet(np.concatenate(obs), np.concatenate(actions), np.concatenate(ep_idx), np.concatenate(stage), meta,

@@ -130,24 +130,9 @@ class InitLibrary:
         path = Path(path)
         if path.suffix != ".npz":
             raise InitLibraryError(f"init library files end in .npz, got {path}")
-        if path.exists() and not force:
-            raise FileExistsError(f"{path} exists; pass --force to overwrite it")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-        os.close(fd)
-        try:
-            with open(tmp, "wb") as f:
-                np.savez_compressed(
-                    f, joint_names=np.array(jt.joint_names()), joint_pos=self.joint_pos.astype(np.float32),
-                    object_pose=self.object_pose.astype(np.float32), lead_hand=self.lead_hand,
-                    stage=self.stage, meta=np.array(json.dumps(self.meta)),
-                )
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        return path
+        return write_npz(path, force, joint_names=np.array(jt.joint_names()), joint_pos=self.joint_pos.astype(np.float32),
+                         object_pose=self.object_pose.astype(np.float32), lead_hand=self.lead_hand, stage=self.stage,
+                         meta=np.array(json.dumps(self.meta)))
 
     @classmethod
     def load(cls, path: str | Path) -> "InitLibrary":
@@ -179,6 +164,38 @@ def default_library_path(task: str) -> Path:
     return DATA_DIR / f"{task}.npz"
 
 
+def write_npz(path: Path, force: bool, **arrays) -> Path:
+    """``arrays`` as a compressed ``.npz`` at ``path``, written to a temporary file and renamed
+    into place (a killed write leaves no half file); refuses an existing file without ``force``."""
+    if path.exists() and not force:
+        raise FileExistsError(f"{path} exists; pass --force to overwrite it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
+    os.close(fd)
+    try:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def library_path(path: str | Path) -> Path:
+    """``path`` itself where it is a file; else, for a bare name (``handover_bar``), the shipped
+    library of that name, or an error listing the shipped ones."""
+    p = Path(path)
+    if p.is_file() or not (p.name == str(path) and p.suffix in ("", ".npz")):
+        return p
+    shipped = DATA_DIR / f"{p.stem}.npz"
+    if not shipped.is_file():
+        raise FileNotFoundError(f"init library {path} is neither a file nor a shipped library "
+                                f"(shipped: {shipped_libraries()})")
+    return shipped
+
+
 def shipped_libraries() -> list[str]:
     """Names of the libraries shipped with the package (``data/init/<name>.npz``)."""
     return sorted(p.stem for p in DATA_DIR.glob("*.npz"))
@@ -188,13 +205,6 @@ def load_task_library(task: str, path: str | Path | None = None) -> InitLibrary 
     """The library at ``path``, or the task's shipped default (None if there is none). A bare
     name that is not a file here (``handover_bar``) names a shipped library."""
     if path is not None:
-        p = Path(path)
-        if not p.is_file() and p.name == str(path) and p.suffix in ("", ".npz"):
-            shipped = DATA_DIR / f"{p.stem}.npz"
-            if shipped.is_file():
-                return InitLibrary.load(shipped)
-            raise FileNotFoundError(f"init library {path} is neither a file nor a shipped library "
-                                    f"(shipped: {shipped_libraries()})")
-        return InitLibrary.load(path)
+        return InitLibrary.load(library_path(path))
     p = default_library_path(task)
     return InitLibrary.load(p) if p.is_file() else None
