@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from dexmani_training.bench import print_json
-from dexmani_training.handoff import HandoffScript, reflect_grasp, rotation
+from dexmani_training.handoff import HandoffConfig, HandoffScript, reflect_grasp, rotation
 from dexmani_training.init_library import InitLibrary, load_task_library
 from dexmani_training.tasks import task_config
 from dexmani_training.tasks.base import LEFT, RIGHT, ready_pose
@@ -63,7 +63,7 @@ def turns() -> list[np.ndarray]:
 
 def reached(ik, side: int, q: np.ndarray, p: np.ndarray, r: np.ndarray, iters: int = 300):
     q2, e, er = ik.solve(q, side, p, r, iters=iters)
-    return (q2 if e <= TOL_M and er <= TOL_RAD else None)
+    return q2 if e <= TOL_M and er <= TOL_RAD else None
 
 
 def table_reach(script: HandoffScript, templates, placements) -> tuple[dict, list]:
@@ -125,8 +125,6 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path)
     args = p.parse_args(argv)
     t0 = time.time()
-    from dexmani_training.handoff import HandoffConfig
-
     script = HandoffScript(OBJECT, task_config("handover"), HandoffConfig(end_offset_m=args.end_offset))
     lib = load_task_library("handover", args.library)
     pool = np.random.default_rng(0).permutation(np.flatnonzero(lib.stage <= 1))
