@@ -122,7 +122,7 @@ def reach(script: HandoffScript, lib: InitLibrary, grasps: int, ys: np.ndarray) 
     """Per y of the bar's centre, the share of ``grasps`` scripted end grasps that both arms reach."""
     c = script.cfg
     pool = np.random.default_rng(0).permutation(np.flatnonzero(lib.stage <= 1))[:50 * grasps]
-    sub = InitLibrary(lib.joint_pos[pool], lib.object_pose[pool], lib.meta, lib.lead_hand[pool], lib.stage[pool])
+    sub = lib.rows(pool)
     templates = script.templates(sub)[:grasps]
     if not templates:
         raise ValueError("no one-hand grasp in the library to make end grasps from")

@@ -40,7 +40,7 @@ import numpy as np
 
 from dexmani_training.bench import print_json
 from dexmani_training.handoff import HandoffConfig, HandoffScript, reflect_grasp, rotation
-from dexmani_training.init_library import InitLibrary, load_task_library
+from dexmani_training.init_library import load_task_library
 from dexmani_training.tasks import task_config
 from dexmani_training.tasks.base import LEFT, RIGHT, ready_pose
 
@@ -100,7 +100,7 @@ def table_reach(script: HandoffScript, templates, placements) -> tuple[dict, lis
 
 
 def handoff_reach(script: HandoffScript, near, ys, x: float) -> dict:
-    ik = script.ik
+    ik, rots = script.ik, turns()
     out = {}
     for y in ys:
         mid = np.array([x, y, script.rest_z + 0.15])
@@ -108,7 +108,7 @@ def handoff_reach(script: HandoffScript, near, ys, x: float) -> dict:
         for t, rs, q in near:
             pa, ra = rs @ t.p_rel, rs @ t.r_rel
             pb, rb = (rs @ m for m in reflect_grasp(t.p_rel, t.r_rel, script.axis))
-            for turn in turns():
+            for turn in rots:
                 qa = reached(ik, RIGHT, q, mid + turn @ pa, turn @ ra, iters=150)
                 if qa is not None and reached(ik, LEFT, qa, mid + turn @ pb, turn @ rb, iters=150) is not None:
                     ok += 1
@@ -128,7 +128,7 @@ def main(argv=None) -> int:
     script = HandoffScript(OBJECT, task_config("handover"), HandoffConfig(end_offset_m=args.end_offset))
     lib = load_task_library("handover", args.library)
     pool = np.random.default_rng(0).permutation(np.flatnonzero(lib.stage <= 1))
-    sub = InitLibrary(lib.joint_pos[pool], lib.object_pose[pool], lib.meta, lib.lead_hand[pool], lib.stage[pool])
+    sub = lib.rows(pool)
     templates = script.templates(sub)[:args.grasps]
     if not templates:
         p.error(f"{args.library} has no one-hand grasp of the bar")

@@ -117,7 +117,7 @@ def test_arm_ik_reaches_a_reachable_pose_and_moves_only_that_arm(script):
 
 def test_templates_are_right_hand_one_hand_grasps_slid_to_a_s_end(script, grasp_library):
     lib = InitLibrary.load(grasp_library)
-    first = InitLibrary(lib.joint_pos[:200], lib.object_pose[:200], lib.meta, lib.lead_hand[:200], lib.stage[:200])
+    first = lib.rows(slice(0, 200))
     templates = script.templates(first)
     assert 0 < len(templates) <= 200
     assert {int(k) for k in first.lead_hand} == {LEFT, RIGHT}  # both hands' grasps fed in
@@ -201,8 +201,7 @@ def test_releases_make_a_library_of_stage_3_states_in_both_directions(script, ha
     both = _both_holding(script, handoffs)[:3]
     carried = [int(np.flatnonzero((handoffs.lead_hand == RIGHT) & (handoffs.stage == 3))[-1])]  # B alone
     rows = np.array(both + carried)
-    InitLibrary(handoffs.joint_pos[rows], handoffs.object_pose[rows], handoffs.meta, handoffs.lead_hand[rows],
-                handoffs.stage[rows]).save(tmp_path / "h.npz")
+    handoffs.rows(rows).save(tmp_path / "h.npz")
     lib = library_from_releases(tmp_path / "h.npz", episodes=10, seed=2)
     src = lib.meta["source"]
     assert src["kind"] == "release" and lib.meta["object"] == BAR

@@ -595,4 +595,4 @@ def hand_b_frontier(lib: InitLibrary, task_cfg, b_within_m: float = 0.10, num_en
     meta = {**lib.meta, "hand_b_frontier": {"b_within_m": b_within_m, "from_states": len(lib),
                                             "stage_2": int(np.sum(keep & (lib.stage == 2))),
                                             "stage_3": int(np.sum(keep & (lib.stage == 3)))}}
-    return InitLibrary(lib.joint_pos[keep], lib.object_pose[keep], meta, lib.lead_hand[keep], lib.stage[keep])
+    return lib.rows(keep, meta)

@@ -106,6 +106,12 @@ class InitLibrary:
                            {**self.meta, "parts": parts}, np.concatenate([self.lead_hand, other.lead_hand]),
                            np.concatenate([self.stage, other.stage]))
 
+    def rows(self, idx, meta: dict | None = None) -> "InitLibrary":
+        """The states at ``idx`` (indices or a boolean mask), in that order; ``meta`` replaces the
+        metadata (default: kept)."""
+        return InitLibrary(self.joint_pos[idx], self.object_pose[idx], self.meta if meta is None else meta,
+                           self.lead_hand[idx], self.stage[idx])
+
     def with_stages(self, stages) -> "InitLibrary":
         """The states whose recorded ``stage`` is one of ``stages`` (e.g. ``(2,)``: the
         handover's object at the intermediate goal, before hand B's touch)."""
@@ -114,8 +120,7 @@ class InitLibrary:
             found = sorted(int(s) for s in np.unique(self.stage))
             raise InitLibraryError(f"no init library state has a stage in {sorted(stages)}; its stages: {found} "
                                    "(-1: not known)")
-        return InitLibrary(self.joint_pos[keep], self.object_pose[keep], {**self.meta, "stages": sorted(stages)},
-                           self.lead_hand[keep], self.stage[keep])
+        return self.rows(keep, {**self.meta, "stages": sorted(stages)})
 
     def sample_rows(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """The row indices of ``n`` states drawn with replacement."""
