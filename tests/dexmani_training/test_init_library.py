@@ -684,3 +684,27 @@ def test_the_b_drill_config_starts_every_episode_at_stage_2_with_hand_a_held(sma
                     assist_release_probability=1.0, assist_release_trigger="stage_2", assist_hold_a=True)
     assert env.from_library.all() and (env.library_stage == 2).all() and (env.stage == 2).all()
     assert env.assist_drawn.all() and not env.assist_active.any()
+
+
+def test_the_crossed_bar_config_puts_hand_a_on_the_end_towards_the_midline(small_env):
+    """``config/handover_bar_crossed.yaml``: at a nominal reset, in both directions, hand A's
+    stickers lie on the bar's end nearer the midline (smaller |y|) and B's on the far end; its
+    hold gates and B's grip-weighted hold are on."""
+    from pathlib import Path
+
+    from dexmani_training.rl.train import make_task_config
+
+    path = Path(__file__).resolve().parents[2] / "config" / "handover_bar_crossed.yaml"
+    cfg = make_task_config("handover", path, {})
+    assert (cfg.sticker_pattern_a, cfg.sticker_pattern_b) == ("left_end", "right_end")
+    assert cfg.hold_b_weight > 0 and cfg.hold_b_min_contact_b > 0 and cfg.hold_min_contact_a_from_stage == 0
+    env = small_env("handover", num_envs=16, objects=cfg.objects, sticker_pattern_a=cfg.sticker_pattern_a,
+                    sticker_pattern_b=cfg.sticker_pattern_b)
+    env.reset()
+    a_y = env.stickers_world(0).mean(axis=1)[:, 1]  # pattern A (side LEFT = 0)
+    b_y = env.stickers_world(1).mean(axis=1)[:, 1]
+    assert np.all(np.abs(a_y) < np.abs(b_y))
+    # Hand A's end is on hand A's side of the bar's centre: towards the midline from it.
+    centre_y = env.sim.object_pose()[:, 1]
+    assert np.all(np.abs(a_y) < np.abs(centre_y)) and np.all(np.abs(b_y) > np.abs(centre_y))
+    assert set(env.hand_a.tolist()) == {0, 1}  # both directions drawn
