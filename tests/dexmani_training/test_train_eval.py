@@ -716,6 +716,28 @@ def test_every_task_ships_a_specialist_that_evaluates_after_install(task, capsys
     assert result["task"] == task and result["episodes"] == 2 and 0.0 <= result["success_rate"] <= 1.0
 
 
+def test_the_crossed_bar_starting_point_matches_its_shipped_config(capsys):
+    """``data/checkpoints/handover_bar_crossed.pt`` (a starting point for the crossed layout, not a
+    specialist) was trained on ``config/handover_bar_crossed.yaml``: its stored task config has that
+    file's settings, it names its run, and it evaluates on the bar."""
+    from pathlib import Path
+
+    from dexmani_training.cli_rl import SHIPPED_DIR
+    from dexmani_training.rl.train import make_task_config
+
+    path = SHIPPED_DIR / "handover_bar_crossed.pt"
+    meta = load_checkpoint(path, "handover")["dexmani"]
+    stored = meta["task_config"]
+    shipped = make_task_config("handover", Path(__file__).resolve().parents[2] / "config" / "handover_bar_crossed.yaml", {})
+    for key in ("objects", "sticker_pattern_a", "sticker_pattern_b", "hold_b_weight", "hold_b_min_contact_b",
+                "hold_min_contact_a", "hold_min_contact_a_from_stage", "release_a_weight", "level_weight",
+                "episode_length_s"):
+        assert stored[key] == getattr(shipped, key), key
+    assert "handover_bar_crossed.yaml" in meta["provenance"]["note"]
+    result = _eval_json(capsys, ["eval", "--task", "handover", "--checkpoint", str(path), "--episodes", "2",
+                                 "--num-envs", "2", "--json"])
+    assert result["objects"] == "bar_5x18x5cm" and result["episodes"] == 2
+
 def test_compare_runs_benchmark_names_changed_settings_and_rates(tmp_path, tiny_train_config, capsys):
     """benchmarks/compare_runs.py: per run the task settings that differ from the defaults, the
     budget and the logged rates (final and best over a window), JSON and PNG; runs of two tasks
