@@ -12,7 +12,7 @@ from dexmani_training.init_library import (
     load_task_library,
 )
 from dexmani_training.tasks import task_config
-from dexmani_training.tasks.base import ready_pose
+from dexmani_training.tasks.base import LEFT, RIGHT, ready_pose
 
 from gr1_description import joints as jt
 
@@ -701,10 +701,10 @@ def test_the_crossed_bar_config_puts_hand_a_on_the_end_towards_the_midline(small
     env = small_env("handover", num_envs=16, objects=cfg.objects, sticker_pattern_a=cfg.sticker_pattern_a,
                     sticker_pattern_b=cfg.sticker_pattern_b)
     env.reset()
-    a_y = env.stickers_world(0).mean(axis=1)[:, 1]  # pattern A (side LEFT = 0)
-    b_y = env.stickers_world(1).mean(axis=1)[:, 1]
+    a_y = env.stickers_world(LEFT).mean(axis=1)[:, 1]  # side LEFT: pattern A
+    b_y = env.stickers_world(RIGHT).mean(axis=1)[:, 1]
     assert np.all(np.abs(a_y) < np.abs(b_y))
     # Hand A's end is on hand A's side of the bar's centre: towards the midline from it.
     centre_y = env.sim.object_pose()[:, 1]
     assert np.all(np.abs(a_y) < np.abs(centre_y)) and np.all(np.abs(b_y) > np.abs(centre_y))
-    assert set(env.hand_a.tolist()) == {0, 1}  # both directions drawn
+    assert set(env.hand_a.tolist()) == {LEFT, RIGHT}  # both directions drawn

@@ -738,6 +738,7 @@ def test_the_crossed_bar_starting_point_matches_its_shipped_config(capsys):
                                  "--num-envs", "2", "--json"])
     assert result["objects"] == "bar_5x18x5cm" and result["episodes"] == 2
 
+
 def test_compare_runs_benchmark_names_changed_settings_and_rates(tmp_path, tiny_train_config, capsys):
     """benchmarks/compare_runs.py: per run the task settings that differ from the defaults, the
     budget and the logged rates (final and best over a window), JSON and PNG; runs of two tasks
